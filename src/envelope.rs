@@ -1,0 +1,275 @@
+//! Envelope codec: the transport bytes, their header (the AEAD's associated
+//! data) and the AES-256-GCM open. The layout is specified in `docs/WIRE.md`.
+
+use crate::key::LaunchKey;
+use base64::Engine as _;
+use ring::aead::{Aad, Nonce, NONCE_LEN};
+
+/// The only wire-format version this core accepts.
+pub const VERSION: u8 = 0x01;
+/// Longest window label in a header, in bytes.
+pub const MAX_WINDOW_LEN: usize = 128;
+/// Longest origin in a header, in bytes.
+pub const MAX_ORIGIN_LEN: usize = 1024;
+/// Largest envelope any transport may hand the core, in bytes.
+pub const MAX_ENVELOPE_LEN: usize = 64 * 1024 * 1024;
+/// Length of the AES-GCM tag that ends every envelope.
+pub const TAG_LEN: usize = 16;
+
+/// The 96-bit AES-GCM nonce: the frame load's id, then its sequence number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SealNonce {
+    /// Which load of the isolation frame sealed the envelope.
+    pub load_id: u32,
+    /// How many envelopes that load had sealed before this one.
+    pub seq: u64,
+}
+
+impl SealNonce {
+    /// The 12 nonce bytes as they appear on the wire.
+    pub fn to_bytes(self) -> [u8; NONCE_LEN] {
+        let mut out = [0u8; NONCE_LEN];
+        let (load, seq) = out.split_at_mut(4);
+        load.copy_from_slice(&self.load_id.to_be_bytes());
+        seq.copy_from_slice(&self.seq.to_be_bytes());
+        out
+    }
+}
+
+/// A decoded envelope that borrows the transport's bytes. Nothing in it is
+/// authenticated until [`open`] succeeds.
+#[derive(Debug, Clone, Copy)]
+pub struct EnvelopeRef<'a> {
+    /// The header bytes, which are also the associated data.
+    pub header: &'a [u8],
+    /// Window label the sealer claims.
+    pub window: &'a str,
+    /// Origin the sealer claims.
+    pub origin: &'a str,
+    /// The nonce.
+    pub nonce: SealNonce,
+    /// Ciphertext followed by the tag.
+    pub sealed: &'a [u8],
+}
+
+/// A small bounds-checked reader: every read returns `None` past the end.
+struct Reader<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        if n > self.rest.len() {
+            return None;
+        }
+        let (head, tail) = self.rest.split_at(n);
+        self.rest = tail;
+        Some(head)
+    }
+
+    fn u8(&mut self) -> Option<u8> {
+        self.take(1)?.first().copied()
+    }
+
+    fn u16(&mut self) -> Option<u16> {
+        let b = self.take(2)?;
+        Some(u16::from_be_bytes(b.try_into().ok()?))
+    }
+
+    fn u32(&mut self) -> Option<u32> {
+        let b = self.take(4)?;
+        Some(u32::from_be_bytes(b.try_into().ok()?))
+    }
+
+    fn u64(&mut self) -> Option<u64> {
+        let b = self.take(8)?;
+        Some(u64::from_be_bytes(b.try_into().ok()?))
+    }
+}
+
+/// Decodes the binary form of an envelope. Returns `None` for anything that
+/// is not a well-formed version-1 envelope.
+pub fn decode(bytes: &[u8]) -> Option<EnvelopeRef<'_>> {
+    if bytes.len() > MAX_ENVELOPE_LEN {
+        return None;
+    }
+    let mut r = Reader { rest: bytes };
+    if r.u8()? != VERSION {
+        return None;
+    }
+    let window_len = usize::from(r.u8()?);
+    if window_len == 0 || window_len > MAX_WINDOW_LEN {
+        return None;
+    }
+    let window = std::str::from_utf8(r.take(window_len)?).ok()?;
+    let origin_len = usize::from(r.u16()?);
+    if origin_len == 0 || origin_len > MAX_ORIGIN_LEN {
+        return None;
+    }
+    let origin = std::str::from_utf8(r.take(origin_len)?).ok()?;
+    if !origin.is_ascii() {
+        return None;
+    }
+    let load_id = r.u32()?;
+    let seq = r.u64()?;
+    let header_len = bytes.len() - r.rest.len();
+    let header = bytes.get(..header_len)?;
+    let sealed = r.rest;
+    if sealed.len() < TAG_LEN {
+        return None;
+    }
+    Some(EnvelopeRef {
+        header,
+        window,
+        origin,
+        nonce: SealNonce { load_id, seq },
+        sealed,
+    })
+}
+
+/// The header bytes (associated data) for a window, origin and nonce.
+pub fn encode_header(window: &str, origin: &str, nonce: SealNonce) -> Option<Vec<u8>> {
+    if window.is_empty() || window.len() > MAX_WINDOW_LEN {
+        return None;
+    }
+    if origin.is_empty() || origin.len() > MAX_ORIGIN_LEN || !origin.is_ascii() {
+        return None;
+    }
+    let mut out = Vec::with_capacity(4 + window.len() + origin.len() + NONCE_LEN);
+    out.push(VERSION);
+    out.push(u8::try_from(window.len()).ok()?);
+    out.extend_from_slice(window.as_bytes());
+    out.extend_from_slice(&u16::try_from(origin.len()).ok()?.to_be_bytes());
+    out.extend_from_slice(origin.as_bytes());
+    out.extend_from_slice(&nonce.to_bytes());
+    Some(out)
+}
+
+/// Opens the envelope with the launch key, returning the plaintext. The
+/// header is the associated data, so every header byte is authenticated.
+pub fn open(key: &LaunchKey, envelope: &EnvelopeRef<'_>) -> Option<Vec<u8>> {
+    let mut buf = envelope.sealed.to_vec();
+    let nonce = Nonce::assume_unique_for_key(envelope.nonce.to_bytes());
+    let len = key
+        .aead()
+        .open_in_place(nonce, Aad::from(envelope.header), &mut buf)
+        .ok()?
+        .len();
+    buf.truncate(len);
+    Some(buf)
+}
+
+/// Seals a plaintext into a full envelope, as the isolation frame does.
+/// Used by the `danger` sealer for tests, fuzzing and tools.
+pub(crate) fn seal(
+    key: &LaunchKey,
+    window: &str,
+    origin: &str,
+    nonce: SealNonce,
+    plaintext: &[u8],
+) -> Option<Vec<u8>> {
+    let mut out = encode_header(window, origin, nonce)?;
+    let header_len = out.len();
+    out.reserve(plaintext.len() + TAG_LEN);
+    out.extend_from_slice(plaintext);
+    let (header, body) = out.split_at_mut(header_len);
+    let tag = key
+        .aead()
+        .seal_in_place_separate_tag(
+            Nonce::assume_unique_for_key(nonce.to_bytes()),
+            Aad::from(&*header),
+            body,
+        )
+        .ok()?;
+    out.extend_from_slice(tag.as_ref());
+    Some(out)
+}
+
+/// Decodes the text transport form: base64url without padding, also
+/// accepting the standard alphabet and `=` padding.
+pub fn decode_base64(text: &[u8]) -> Option<Vec<u8>> {
+    use base64::engine::general_purpose::{STANDARD_PAD_INDIFFERENT, URL_SAFE_PAD_INDIFFERENT};
+    // Bound the output before allocating: 3 bytes per 4 characters.
+    if text.len() / 4 * 3 > MAX_ENVELOPE_LEN + 3 {
+        return None;
+    }
+    if text.iter().any(|&b| b == b'+' || b == b'/') {
+        STANDARD_PAD_INDIFFERENT.decode(text).ok()
+    } else {
+        URL_SAFE_PAD_INDIFFERENT.decode(text).ok()
+    }
+}
+
+/// Encodes envelope bytes in the text transport form (base64url, no padding).
+pub fn encode_base64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key() -> LaunchKey {
+        LaunchKey::from_raw(zeroize::Zeroizing::new(std::array::from_fn(|i| i as u8)))
+    }
+
+    #[test]
+    fn seal_then_decode_then_open_round_trips() {
+        let nonce = SealNonce { load_id: 3, seq: 9 };
+        let env = seal(&key(), "main", "http://127.0.0.1:1", nonce, b"hello").unwrap();
+        let d = decode(&env).unwrap();
+        assert_eq!(
+            (d.window, d.origin, d.nonce),
+            ("main", "http://127.0.0.1:1", nonce)
+        );
+        assert_eq!(open(&key(), &d).unwrap(), b"hello");
+    }
+
+    #[test]
+    fn decode_rejects_malformed_headers() {
+        let env = seal(&key(), "w", "o", SealNonce { load_id: 1, seq: 0 }, b"x").unwrap();
+        assert!(decode(&[]).is_none());
+        for cut in 0..env.len() - TAG_LEN {
+            assert!(
+                decode(&env[..cut]).is_none(),
+                "prefix of {cut} bytes decoded"
+            );
+        }
+        let mut bad_version = env.clone();
+        bad_version[0] = 2;
+        assert!(decode(&bad_version).is_none());
+        let mut zero_window = env.clone();
+        zero_window[1] = 0;
+        assert!(decode(&zero_window).is_none());
+    }
+
+    #[test]
+    fn any_header_change_fails_the_tag() {
+        let env = seal(
+            &key(),
+            "main",
+            "http://a",
+            SealNonce { load_id: 1, seq: 0 },
+            b"x",
+        )
+        .unwrap();
+        let header_len = decode(&env).unwrap().header.len();
+        for i in 0..header_len {
+            let mut e = env.clone();
+            e[i] ^= 0x01;
+            if let Some(d) = decode(&e) {
+                assert!(open(&key(), &d).is_none(), "flip at {i} opened");
+            }
+        }
+    }
+
+    #[test]
+    fn base64_forms_decode_alike() {
+        let bytes: Vec<u8> = (0..=255).collect();
+        let url = encode_base64(&bytes);
+        let std = base64::engine::general_purpose::STANDARD.encode(&bytes);
+        assert_eq!(decode_base64(url.as_bytes()).unwrap(), bytes);
+        assert_eq!(decode_base64(std.as_bytes()).unwrap(), bytes);
+        assert!(decode_base64(b"***").is_none());
+    }
+}

@@ -1,0 +1,234 @@
+//! Isolation-frame rendering: the one document that carries the key.
+//!
+//! The document holds the per-load configuration as inert JSON (the frame
+//! script reads it, removes it and imports the key as a non-extractable,
+//! encrypt-only WebCrypto key), the frame script, and the app's optional
+//! hook. Scripts are allowed by hash only.
+
+use crate::envelope::{MAX_ORIGIN_LEN, MAX_WINDOW_LEN};
+use crate::key::LaunchKey;
+use base64::Engine as _;
+use ring::digest::{digest, SHA256};
+
+/// The isolation frame's script, embedded at build time.
+pub const FRAME_SCRIPT: &str = include_str!("../isolation-frame/frame.js");
+/// The main-frame shim (`invoke`, `emit`, `listen`), for hosts to serve.
+pub const SHIM_SCRIPT: &str = include_str!("../isolation-frame/shim.js");
+/// The sandbox attribute the main frame must put on the frame's `<iframe>`.
+pub const SANDBOX: &str = "allow-scripts";
+/// Largest app hook script accepted, in bytes.
+pub const MAX_HOOK_LEN: usize = 256 * 1024;
+
+/// A rendered frame document for one frame load.
+pub struct FrameDocument {
+    /// The HTML. It contains the key: serve it once, to this frame load only,
+    /// never log it.
+    pub html: String,
+    /// The value for the `Content-Security-Policy` response header.
+    pub csp: String,
+    /// The frame load id bound into every envelope it seals.
+    pub load_id: u32,
+}
+
+impl FrameDocument {
+    /// Every response header the frame document should be served with.
+    pub fn headers(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("Content-Type", "text/html; charset=utf-8".into()),
+            ("Content-Security-Policy", self.csp.clone()),
+            ("Cache-Control", "no-store".into()),
+            ("X-Content-Type-Options", "nosniff".into()),
+            ("Referrer-Policy", "no-referrer".into()),
+            ("Cross-Origin-Resource-Policy", "same-origin".into()),
+        ]
+    }
+}
+
+// No `Debug`: the document holds the key.
+
+/// Why a frame could not be rendered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FrameError {
+    /// The window label is empty, too long or has control characters.
+    BadWindow,
+    /// The parent origin is not a serialized origin (`scheme://host[:port]`).
+    BadOrigin,
+    /// The hook script is too large or would end its `<script>` element.
+    BadHook,
+    /// Every load id of this launch has been used.
+    LoadsExhausted,
+    /// Too many windows are tracked.
+    TooManyWindows,
+}
+
+impl std::fmt::Display for FrameError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::BadWindow => "window label must be 1 to 128 bytes without control characters",
+            Self::BadOrigin => "parent origin must look like `scheme://host[:port]`",
+            Self::BadHook => "hook script is over 256 KiB or contains `</script`",
+            Self::LoadsExhausted => "no frame load ids left for this launch",
+            Self::TooManyWindows => "too many windows are tracked",
+        })
+    }
+}
+
+impl std::error::Error for FrameError {}
+
+/// Whether `origin` is a serialized origin: `scheme://host[:port]`, ASCII,
+/// no path, no user info, nothing a header or CSP could misread.
+pub fn is_serialized_origin(origin: &str) -> bool {
+    let Some((scheme, rest)) = origin.split_once("://") else {
+        return false;
+    };
+    let scheme_ok = scheme
+        .bytes()
+        .next()
+        .is_some_and(|b| b.is_ascii_lowercase())
+        && scheme.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'+' | b'-' | b'.')
+        });
+    let host_ok = !rest.is_empty()
+        && rest
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']'));
+    origin.len() <= MAX_ORIGIN_LEN && scheme_ok && host_ok
+}
+
+pub(crate) fn check_inputs(
+    window: &str,
+    parent_origin: &str,
+    hook_script: Option<&str>,
+) -> Result<(), FrameError> {
+    if window.is_empty() || window.len() > MAX_WINDOW_LEN || window.chars().any(char::is_control) {
+        return Err(FrameError::BadWindow);
+    }
+    if !is_serialized_origin(parent_origin) {
+        return Err(FrameError::BadOrigin);
+    }
+    if let Some(hook) = hook_script {
+        if hook.len() > MAX_HOOK_LEN || hook.to_ascii_lowercase().contains("</script") {
+            return Err(FrameError::BadHook);
+        }
+    }
+    Ok(())
+}
+
+fn script_hash(script: &str) -> String {
+    let hash = digest(&SHA256, script.as_bytes());
+    format!(
+        "'sha256-{}'",
+        base64::engine::general_purpose::STANDARD.encode(hash.as_ref())
+    )
+}
+
+pub(crate) fn render(
+    key: &LaunchKey,
+    load_id: u32,
+    window: &str,
+    parent_origin: &str,
+    hook_script: Option<&str>,
+) -> Result<FrameDocument, FrameError> {
+    check_inputs(window, parent_origin, hook_script)?;
+    let config = serde_json::json!({
+        "key": base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(key.raw_bytes()),
+        "window": window,
+        "origin": parent_origin,
+        "load": load_id,
+    })
+    .to_string();
+    // Inert JSON inside <script type=application/json>: escape what could end
+    // the element or start markup.
+    let config = config
+        .replace('<', "\\u003c")
+        .replace('>', "\\u003e")
+        .replace('&', "\\u0026");
+    let mut hashes = script_hash(FRAME_SCRIPT);
+    let mut hook_html = String::new();
+    if let Some(hook) = hook_script {
+        hashes.push(' ');
+        hashes.push_str(&script_hash(hook));
+        hook_html = format!("<script>{hook}</script>\n");
+    }
+    let common =
+        format!("default-src 'none'; script-src {hashes}; base-uri 'none'; form-action 'none'");
+    let html = format!(
+        "<!doctype html>\n<html><head><meta charset=\"utf-8\">\n\
+         <meta http-equiv=\"Content-Security-Policy\" content=\"{common}\">\n\
+         <script type=\"application/json\" id=\"isogate-config\">{config}</script>\n\
+         <script>{FRAME_SCRIPT}</script>\n{hook_html}</head><body></body></html>\n"
+    );
+    Ok(FrameDocument {
+        html,
+        csp: format!("{common}; frame-ancestors {parent_origin}; sandbox {SANDBOX}"),
+        load_id,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key() -> LaunchKey {
+        LaunchKey::from_raw(zeroize::Zeroizing::new([7u8; 32]))
+    }
+
+    #[test]
+    fn renders_config_csp_and_hashes() {
+        let doc = render(
+            &key(),
+            5,
+            "main",
+            "http://127.0.0.1:8917",
+            Some("window.x=1;"),
+        )
+        .unwrap();
+        assert!(doc.html.contains(r#""load":5"#));
+        assert!(doc.html.contains(r#""window":"main""#));
+        assert!(doc
+            .csp
+            .contains("frame-ancestors http://127.0.0.1:8917; sandbox allow-scripts"));
+        assert!(doc.csp.contains(&script_hash(FRAME_SCRIPT)));
+        assert!(doc.csp.contains(&script_hash("window.x=1;")));
+        assert!(!doc.csp.contains("unsafe"));
+    }
+
+    #[test]
+    fn rejects_bad_inputs() {
+        for origin in [
+            "",
+            "http://a/path",
+            "null",
+            "http://a b",
+            "http://a;x",
+            "HTTP://a",
+            "*",
+        ] {
+            assert_eq!(
+                check_inputs("w", origin, None),
+                Err(FrameError::BadOrigin),
+                "{origin}"
+            );
+        }
+        assert_eq!(
+            check_inputs("", "http://a", None),
+            Err(FrameError::BadWindow)
+        );
+        assert_eq!(
+            check_inputs("a\nb", "http://a", None),
+            Err(FrameError::BadWindow)
+        );
+        assert_eq!(
+            check_inputs("w", "http://a", Some("</SCRIPT>")),
+            Err(FrameError::BadHook)
+        );
+        assert!(check_inputs("w", "app://localhost", None).is_ok());
+        assert!(check_inputs("w", "http://[::1]:80", None).is_ok());
+    }
+
+    #[test]
+    fn config_cannot_break_out_of_its_element() {
+        let doc = render(&key(), 1, "</script><b>", "http://a", None).unwrap();
+        assert!(!doc.html.contains("</script><b>"));
+    }
+}

@@ -1,0 +1,380 @@
+//! The gate: wraps the app's router, opens and checks every envelope, and
+//! dispatches it or discards it silently with an audit event.
+
+use crate::audit::{AuditEvent, DiscardReason, Outcome};
+use crate::envelope;
+use crate::frame::{self, FrameDocument, FrameError};
+use crate::key::LaunchKey;
+use crate::message::{self, DecodeError, Message, MessageKind};
+use crate::policy::{Policy, PolicyErrors, PolicySource, Request};
+use crate::replay::{ReplayError, ReplayGuard};
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+
+/// Who sent the bytes, as the transport (not the bytes) says: the webview's
+/// window label and its top-level origin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sender<'a> {
+    /// Window label.
+    pub window: &'a str,
+    /// Serialized origin, e.g. `http://127.0.0.1:8917`.
+    pub origin: &'a str,
+}
+
+/// One command call that passed every check, as the router sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct Call<'a> {
+    /// Caller-chosen id (the gate echoes it in the reply itself).
+    pub id: u64,
+    /// Command name.
+    pub cmd: &'a str,
+    /// Arguments.
+    pub args: &'a Map<String, Value>,
+    /// Raw binary argument (may be empty).
+    pub body: &'a [u8],
+    /// Sender.
+    pub sender: Sender<'a>,
+}
+
+/// One frontend event that passed every check, as listeners see it.
+#[derive(Debug, Clone, Copy)]
+pub struct Event<'a> {
+    /// Event name.
+    pub name: &'a str,
+    /// Payload.
+    pub payload: &'a Value,
+    /// Sender.
+    pub sender: Sender<'a>,
+}
+
+/// The app's existing command router.
+pub trait Router {
+    /// Runs one command. `Err` carries the app's own error value, which is
+    /// sent to the caller as is.
+    fn call(&self, call: Call<'_>) -> Result<Value, Value>;
+}
+
+impl<F> Router for F
+where
+    F: Fn(Call<'_>) -> Result<Value, Value>,
+{
+    fn call(&self, call: Call<'_>) -> Result<Value, Value> {
+        self(call)
+    }
+}
+
+/// A handler in a table router.
+pub type Handler = Box<dyn Fn(Call<'_>) -> Result<Value, Value> + Send + Sync>;
+
+/// A table of handlers by command name is a router; an unknown name is the
+/// app's own error.
+impl Router for HashMap<String, Handler> {
+    fn call(&self, call: Call<'_>) -> Result<Value, Value> {
+        match self.get(call.cmd) {
+            Some(handler) => handler(call),
+            None => Err(Value::String(format!("unknown command `{}`", call.cmd))),
+        }
+    }
+}
+
+/// The reply to a dispatched command.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reply {
+    /// The call id from the message.
+    pub id: u64,
+    /// The router's result or error.
+    pub result: Result<Value, Value>,
+}
+
+impl Reply {
+    /// The reply as JSON, per `docs/WIRE.md` section 6.
+    pub fn to_json(&self) -> String {
+        let value = match &self.result {
+            Ok(v) => serde_json::json!({"id": self.id, "ok": true, "result": v}),
+            Err(e) => serde_json::json!({"id": self.id, "ok": false, "error": e}),
+        };
+        value.to_string()
+    }
+}
+
+type AuditSink = Box<dyn Fn(&AuditEvent) + Send + Sync>;
+type Listener = Box<dyn Fn(Event<'_>) + Send + Sync>;
+
+/// Wraps a router so that it only sees messages sealed by this launch's
+/// isolation frame, never replayed, bound to their window, within limits and
+/// allowed by the policy.
+pub struct Gate<R> {
+    key: LaunchKey,
+    policy: RwLock<Arc<Policy>>,
+    replay: Mutex<ReplayGuard>,
+    next_load: AtomicU32,
+    audit: Option<AuditSink>,
+    listeners: Vec<(String, Listener)>,
+    audit_args: bool,
+    max_envelope_len: usize,
+    router: R,
+}
+
+/// Everything the gate knows about a message while checking it.
+#[derive(Default)]
+struct Trail {
+    kind: Option<MessageKind>,
+    name: Option<String>,
+    load_id: Option<u32>,
+    seq: Option<u64>,
+    rule: Option<String>,
+    detail: Option<String>,
+    args: Option<Value>,
+}
+
+impl<R: Router> Gate<R> {
+    /// A gate with this launch's key, a compiled policy and the app's router.
+    pub fn new(key: LaunchKey, policy: Policy, router: R) -> Self {
+        Self {
+            key,
+            policy: RwLock::new(Arc::new(policy)),
+            replay: Mutex::new(ReplayGuard::new()),
+            next_load: AtomicU32::new(1),
+            audit: None,
+            listeners: Vec::new(),
+            audit_args: false,
+            max_envelope_len: envelope::MAX_ENVELOPE_LEN,
+            router,
+        }
+    }
+
+    /// Sends every audit event (dispatches and discards) to `sink`.
+    pub fn with_audit(mut self, sink: impl Fn(&AuditEvent) + Send + Sync + 'static) -> Self {
+        self.audit = Some(Box::new(sink));
+        self
+    }
+
+    /// Includes arguments and payloads in audit events. Off by default:
+    /// argument values may hold user data.
+    pub fn with_audit_arguments(mut self, on: bool) -> Self {
+        self.audit_args = on;
+        self
+    }
+
+    /// Delivers allowed frontend events named `event` to `listener`.
+    pub fn with_listener(
+        mut self,
+        event: &str,
+        listener: impl Fn(Event<'_>) + Send + Sync + 'static,
+    ) -> Self {
+        self.listeners.push((event.to_owned(), Box::new(listener)));
+        self
+    }
+
+    /// Lowers the largest envelope accepted from transports (default and
+    /// maximum [`envelope::MAX_ENVELOPE_LEN`]).
+    pub fn with_max_envelope_len(mut self, len: usize) -> Self {
+        self.max_envelope_len = len.min(envelope::MAX_ENVELOPE_LEN);
+        self
+    }
+
+    /// The wrapped router.
+    pub fn get_ref(&self) -> &R {
+        &self.router
+    }
+
+    /// Unwraps the router.
+    pub fn into_inner(self) -> R {
+        self.router
+    }
+
+    /// The policy in force.
+    pub fn policy(&self) -> Arc<Policy> {
+        self.policy
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Swaps in a new policy atomically; messages in flight finish under the
+    /// policy they started with.
+    pub fn replace_policy(&self, policy: Policy) {
+        *self.policy.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(policy);
+    }
+
+    /// Loads and swaps in a new policy set. A set that fails validation is
+    /// refused and the policy in force stays.
+    pub fn reload_policy(&self, sources: &[PolicySource<'_>]) -> Result<(), PolicyErrors> {
+        let policy = Policy::load(sources)?;
+        self.replace_policy(policy);
+        Ok(())
+    }
+
+    /// Renders a fresh isolation-frame document for `window`, whose top-level
+    /// origin is `parent_origin`. Each call starts a new frame load and
+    /// retires the window's earlier loads. Serve the result once.
+    pub fn render_frame(
+        &self,
+        window: &str,
+        parent_origin: &str,
+        hook_script: Option<&str>,
+    ) -> Result<FrameDocument, FrameError> {
+        frame::check_inputs(window, parent_origin, hook_script)?;
+        let load_id = self.next_load.fetch_add(1, Ordering::Relaxed);
+        if load_id == u32::MAX {
+            return Err(FrameError::LoadsExhausted);
+        }
+        self.replay
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .begin_load(window, load_id)
+            .map_err(|_| FrameError::TooManyWindows)?;
+        frame::render(&self.key, load_id, window, parent_origin, hook_script)
+    }
+
+    /// Forgets a closed window's replay state.
+    pub fn close_window(&self, window: &str) {
+        self.replay
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .forget(window);
+    }
+
+    /// Handles one envelope in text transport form (base64url).
+    pub fn handle_text(&self, sender: Sender<'_>, text: &str) -> Option<Reply> {
+        if text.len() / 4 * 3 > self.max_envelope_len + 3 {
+            return self.discard(sender, DiscardReason::TooLarge, Trail::default());
+        }
+        match envelope::decode_base64(text.as_bytes()) {
+            Some(bytes) => self.handle(sender, &bytes),
+            None => self.discard(sender, DiscardReason::Malformed, Trail::default()),
+        }
+    }
+
+    /// Handles one envelope in binary form: returns the reply to send back,
+    /// or `None` (discarded, or an event). Never panics, whatever the bytes.
+    pub fn handle(&self, sender: Sender<'_>, bytes: &[u8]) -> Option<Reply> {
+        let mut trail = Trail::default();
+        match self.check(sender, bytes, &mut trail) {
+            Ok(reply) => reply,
+            Err(reason) => self.discard(sender, reason, trail),
+        }
+    }
+
+    fn check(
+        &self,
+        sender: Sender<'_>,
+        bytes: &[u8],
+        trail: &mut Trail,
+    ) -> Result<Option<Reply>, DiscardReason> {
+        if bytes.len() > self.max_envelope_len {
+            return Err(DiscardReason::TooLarge);
+        }
+        let env = envelope::decode(bytes).ok_or(DiscardReason::Malformed)?;
+        let plaintext = envelope::open(&self.key, &env).ok_or(DiscardReason::BadTag)?;
+        trail.load_id = Some(env.nonce.load_id);
+        trail.seq = Some(env.nonce.seq);
+        if env.window != sender.window {
+            trail.detail = Some(format!("sealed for window `{}`", env.window));
+            return Err(DiscardReason::WrongWindow);
+        }
+        if env.origin != sender.origin {
+            trail.detail = Some(format!("sealed for origin `{}`", env.origin));
+            return Err(DiscardReason::WrongOrigin);
+        }
+        self.replay
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .accept(env.window, env.nonce.load_id, env.nonce.seq)
+            .map_err(|e| match e {
+                ReplayError::StaleLoad => DiscardReason::StaleLoad,
+                ReplayError::Replay => DiscardReason::Replay,
+                ReplayError::TooManyWindows => DiscardReason::OverLimit,
+            })?;
+        let policy = self.policy();
+        let msg = message::decode(&plaintext, &policy.limits()).map_err(|e| match e {
+            DecodeError::Invalid => DiscardReason::BadMessage,
+            DecodeError::OverLimit => DiscardReason::OverLimit,
+        })?;
+        trail.kind = Some(msg.kind());
+        trail.name = Some(msg.name().to_owned());
+        let decision = policy.decide(&Request {
+            window: sender.window,
+            origin: sender.origin,
+            kind: msg.kind(),
+            name: msg.name(),
+            args: msg.args(),
+        });
+        trail.rule = decision.rule;
+        trail.detail = Some(decision.reason);
+        if self.audit_args {
+            trail.args = Some(msg.args().clone());
+        }
+        if !decision.allowed {
+            return Err(DiscardReason::Denied);
+        }
+        let reply = match &msg {
+            Message::Invoke {
+                id,
+                cmd,
+                args,
+                body,
+            } => {
+                let args = args.as_object().ok_or(DiscardReason::BadMessage)?;
+                let result = self.router.call(Call {
+                    id: *id,
+                    cmd,
+                    args,
+                    body,
+                    sender,
+                });
+                Some(Reply { id: *id, result })
+            }
+            Message::Emit { event, payload } => {
+                for (name, listener) in &self.listeners {
+                    if name == event {
+                        listener(Event {
+                            name: event,
+                            payload,
+                            sender,
+                        });
+                    }
+                }
+                None
+            }
+        };
+        let outcome = if reply.is_some() {
+            Outcome::Dispatched
+        } else {
+            Outcome::Delivered
+        };
+        self.record(sender, outcome, None, std::mem::take(trail));
+        Ok(reply)
+    }
+
+    fn discard(&self, sender: Sender<'_>, reason: DiscardReason, trail: Trail) -> Option<Reply> {
+        self.record(sender, Outcome::Discarded, Some(reason), trail);
+        None
+    }
+
+    fn record(
+        &self,
+        sender: Sender<'_>,
+        outcome: Outcome,
+        reason: Option<DiscardReason>,
+        t: Trail,
+    ) {
+        if let Some(sink) = &self.audit {
+            sink(&AuditEvent {
+                outcome,
+                reason,
+                window: sender.window.to_owned(),
+                origin: sender.origin.to_owned(),
+                kind: t.kind,
+                name: t.name,
+                load_id: t.load_id,
+                seq: t.seq,
+                rule: t.rule,
+                detail: t.detail,
+                args: t.args,
+            });
+        }
+    }
+}

@@ -1,0 +1,32 @@
+//! isogate: a sandboxed isolation layer between an untrusted webview
+//! frontend and an app's existing IPC router.
+//!
+//! Every frontend message is sealed by an isolation iframe with a per-launch
+//! AES-256-GCM key ([`LaunchKey`]). The [`Gate`] opens it, rejects replays and
+//! envelopes bound to another window or frame load, decodes it within hard
+//! limits, checks it against the allowlist [`Policy`], then hands it to the
+//! wrapped [`Router`] — or discards it silently, telling only the host, via
+//! an [`AuditEvent`].
+//!
+//! The pipeline, one module per stage: [`key`] → [`envelope`] → [`replay`] →
+//! [`message`] → [`policy`] → [`gate`], with [`audit`] events on the side and
+//! [`frame`] rendering the isolation document.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod audit;
+pub mod danger;
+pub mod envelope;
+pub mod frame;
+pub mod gate;
+pub mod key;
+pub mod message;
+pub mod policy;
+pub mod replay;
+
+pub use audit::{AuditEvent, DiscardReason, Outcome};
+pub use frame::FrameDocument;
+pub use gate::{Call, Event, Gate, Handler, Reply, Router, Sender};
+pub use key::LaunchKey;
+pub use message::{Limits, MessageKind};
+pub use policy::{Decision, Policy, PolicyError, PolicyErrors, PolicySource, Request};

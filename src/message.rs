@@ -1,0 +1,457 @@
+//! Plaintext message decoding under hard limits (`docs/WIRE.md`, section 4).
+//!
+//! The JSON is first scanned without allocating, checking depth and counts;
+//! only then is it parsed, into a strict form that rejects duplicate keys at
+//! any depth and unknown fields.
+
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use std::borrow::Cow;
+use std::fmt;
+
+/// Longest command or event name, in bytes.
+pub const MAX_NAME_LEN: usize = 128;
+/// Deepest nesting any policy may allow.
+pub const MAX_DEPTH_CAP: usize = 128;
+/// Largest caller-chosen call id (JavaScript's `Number.MAX_SAFE_INTEGER`).
+pub const MAX_CALL_ID: u64 = (1 << 53) - 1;
+
+/// Decoding limits; a policy may set its own (see `docs/POLICY.md`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest plaintext (length prefix, JSON and body), in bytes.
+    pub max_message_bytes: usize,
+    /// Deepest nesting of arrays and objects in the JSON (the message object is depth 1).
+    pub max_depth: usize,
+    /// Most entries in any one array or object.
+    pub max_items: usize,
+    /// Most keys in a command's `args`.
+    pub max_args: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_message_bytes: 1024 * 1024,
+            max_depth: 32,
+            max_items: 10_000,
+            max_args: 64,
+        }
+    }
+}
+
+/// An opened, decoded message.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Message<'a> {
+    /// A command call, which gets one reply.
+    Invoke {
+        /// Caller-chosen id, echoed in the reply.
+        id: u64,
+        /// Command name.
+        cmd: Cow<'a, str>,
+        /// Arguments (always a JSON object).
+        args: Value,
+        /// Raw binary argument (may be empty).
+        body: &'a [u8],
+    },
+    /// A fire-and-forget event.
+    Emit {
+        /// Event name.
+        event: Cow<'a, str>,
+        /// Payload.
+        payload: Value,
+    },
+}
+
+impl Message<'_> {
+    /// The arguments (an object) of a command, or the payload of an event.
+    pub fn args(&self) -> &Value {
+        match self {
+            Message::Invoke { args, .. } => args,
+            Message::Emit { payload, .. } => payload,
+        }
+    }
+
+    /// The command or event name.
+    pub fn name(&self) -> &str {
+        match self {
+            Message::Invoke { cmd, .. } => cmd,
+            Message::Emit { event, .. } => event,
+        }
+    }
+
+    /// Which primitive this is.
+    pub fn kind(&self) -> MessageKind {
+        match self {
+            Message::Invoke { .. } => MessageKind::Invoke,
+            Message::Emit { .. } => MessageKind::Emit,
+        }
+    }
+}
+
+/// The two message primitives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MessageKind {
+    /// `invoke`: a command with one reply.
+    Invoke,
+    /// `emit`: an event without reply.
+    Emit,
+}
+
+impl MessageKind {
+    /// The wire name (`invoke` or `emit`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MessageKind::Invoke => "invoke",
+            MessageKind::Emit => "emit",
+        }
+    }
+}
+
+/// Why a plaintext was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DecodeError {
+    /// Not a valid message (layout, JSON, schema, names).
+    Invalid,
+    /// Over a size, depth or count limit.
+    OverLimit,
+}
+
+/// Decodes a plaintext (`u32 json_len || json || body`) within `limits`.
+pub fn decode<'a>(plaintext: &'a [u8], limits: &Limits) -> Result<Message<'a>, DecodeError> {
+    if plaintext.len() > limits.max_message_bytes {
+        return Err(DecodeError::OverLimit);
+    }
+    let (len, rest) = plaintext
+        .split_first_chunk::<4>()
+        .ok_or(DecodeError::Invalid)?;
+    let json_len = usize::try_from(u32::from_be_bytes(*len)).map_err(|_| DecodeError::Invalid)?;
+    if json_len > rest.len() {
+        return Err(DecodeError::Invalid);
+    }
+    let (json, body) = rest.split_at(json_len);
+    scan_limits(json, limits)?;
+    let raw: RawMessage<'a> = serde_json::from_slice(json).map_err(|_| DecodeError::Invalid)?;
+    let message = match raw.kind.as_ref() {
+        "invoke" => {
+            if raw.event.is_some() || raw.payload.is_some() {
+                return Err(DecodeError::Invalid);
+            }
+            let id = raw.id.ok_or(DecodeError::Invalid)?;
+            let cmd = raw.cmd.ok_or(DecodeError::Invalid)?;
+            let args = raw.args.ok_or(DecodeError::Invalid)?.0;
+            let arg_count = args.as_object().ok_or(DecodeError::Invalid)?.len();
+            if id > MAX_CALL_ID || !valid_name(&cmd) {
+                return Err(DecodeError::Invalid);
+            }
+            if arg_count > limits.max_args {
+                return Err(DecodeError::OverLimit);
+            }
+            Message::Invoke {
+                id,
+                cmd,
+                args,
+                body,
+            }
+        }
+        "emit" => {
+            if raw.id.is_some() || raw.cmd.is_some() || raw.args.is_some() || !body.is_empty() {
+                return Err(DecodeError::Invalid);
+            }
+            let event = raw.event.ok_or(DecodeError::Invalid)?;
+            let payload = raw.payload.ok_or(DecodeError::Invalid)?.0;
+            if !valid_name(&event) {
+                return Err(DecodeError::Invalid);
+            }
+            Message::Emit { event, payload }
+        }
+        _ => return Err(DecodeError::Invalid),
+    };
+    Ok(message)
+}
+
+/// Encodes a message as a plaintext; the inverse of [`decode`].
+pub fn encode(message: &Message<'_>) -> Vec<u8> {
+    let (json, body): (Value, &[u8]) = match message {
+        Message::Invoke {
+            id,
+            cmd,
+            args,
+            body,
+        } => (
+            serde_json::json!({"kind": "invoke", "id": id, "cmd": cmd, "args": args}),
+            body,
+        ),
+        Message::Emit { event, payload } => (
+            serde_json::json!({"kind": "emit", "event": event, "payload": payload}),
+            &[],
+        ),
+    };
+    let json = json.to_string();
+    let mut out = Vec::with_capacity(4 + json.len() + body.len());
+    // A JSON text over 4 GiB cannot come from a message that passed the limits.
+    out.extend_from_slice(&u32::try_from(json.len()).unwrap_or(u32::MAX).to_be_bytes());
+    out.extend_from_slice(json.as_bytes());
+    out.extend_from_slice(body);
+    out
+}
+
+/// Whether a command or event name uses only the allowed alphabet and length.
+pub fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= MAX_NAME_LEN
+        && name.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b':' | b'|' | b'/')
+        })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMessage<'a> {
+    #[serde(borrow)]
+    kind: Cow<'a, str>,
+    id: Option<u64>,
+    #[serde(borrow)]
+    cmd: Option<Cow<'a, str>>,
+    args: Option<StrictValue>,
+    #[serde(borrow)]
+    event: Option<Cow<'a, str>>,
+    payload: Option<StrictValue>,
+}
+
+/// A JSON value whose objects have no duplicate keys, at any depth.
+struct StrictValue(Value);
+
+impl<'de> Deserialize<'de> for StrictValue {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(StrictVisitor).map(StrictValue)
+    }
+}
+
+struct StrictVisitor;
+
+impl<'de> Visitor<'de> for StrictVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
+        serde_json::Number::from_f64(v)
+            .map(Value::Number)
+            .ok_or_else(|| E::custom("non-finite number"))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
+        while let Some(StrictValue(v)) = seq.next_element()? {
+            items.push(v);
+        }
+        Ok(Value::Array(items))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut out = Map::new();
+        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            let StrictValue(v) = map.next_value()?;
+            if out.insert(key.into_owned(), v).is_some() {
+                return Err(de::Error::custom("duplicate key"));
+            }
+        }
+        Ok(Value::Object(out))
+    }
+}
+
+/// Checks depth and per-container counts over the raw JSON bytes without
+/// allocating. It does not validate JSON; the parser after it does.
+fn scan_limits(json: &[u8], limits: &Limits) -> Result<(), DecodeError> {
+    let max_depth = limits.max_depth.min(MAX_DEPTH_CAP);
+    // Per open container: entries seen so far (a comma starts one more).
+    let mut counts = [0usize; MAX_DEPTH_CAP];
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    for &b in json {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'{' | b'[' => {
+                if depth >= max_depth {
+                    return Err(DecodeError::OverLimit);
+                }
+                if let Some(c) = counts.get_mut(depth) {
+                    *c = 0;
+                }
+                depth += 1;
+            }
+            b'}' | b']' => depth = depth.checked_sub(1).ok_or(DecodeError::Invalid)?,
+            b',' if depth > 0 => {
+                let count = counts.get_mut(depth - 1).ok_or(DecodeError::Invalid)?;
+                *count += 1;
+                // `count` commas mean `count + 1` entries.
+                if *count >= limits.max_items {
+                    return Err(DecodeError::OverLimit);
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plain(json: &str, body: &[u8]) -> Vec<u8> {
+        let mut out = (json.len() as u32).to_be_bytes().to_vec();
+        out.extend_from_slice(json.as_bytes());
+        out.extend_from_slice(body);
+        out
+    }
+
+    fn dec(json: &str) -> Result<Message<'static>, DecodeError> {
+        let p: &'static [u8] = Box::leak(plain(json, b"").into_boxed_slice());
+        decode(p, &Limits::default())
+    }
+
+    #[test]
+    fn decodes_invoke_and_emit() {
+        let m = dec(r#"{"kind":"invoke","id":7,"cmd":"greet","args":{"name":"Ada"}}"#).unwrap();
+        assert_eq!(m.name(), "greet");
+        assert_eq!(m.kind(), MessageKind::Invoke);
+        let e = dec(r#"{"kind":"emit","event":"clicked","payload":[1,2]}"#).unwrap();
+        assert_eq!(
+            e,
+            Message::Emit {
+                event: "clicked".into(),
+                payload: serde_json::json!([1, 2])
+            }
+        );
+    }
+
+    #[test]
+    fn body_travels_after_the_json() {
+        let p = plain(
+            r#"{"kind":"invoke","id":1,"cmd":"up","args":{}}"#,
+            &[0, 255, 7],
+        );
+        match decode(&p, &Limits::default()).unwrap() {
+            Message::Invoke { body, .. } => assert_eq!(body, &[0, 255, 7]),
+            other => panic!("{other:?}"),
+        }
+        let e = plain(r#"{"kind":"emit","event":"e","payload":null}"#, &[1]);
+        assert_eq!(decode(&e, &Limits::default()), Err(DecodeError::Invalid));
+    }
+
+    #[test]
+    fn rejects_schema_violations() {
+        for bad in [
+            r#"{"kind":"invoke","id":1,"cmd":"a","args":{},"extra":1}"#,
+            r#"{"kind":"invoke","id":1,"cmd":"a","cmd":"b","args":{}}"#,
+            r#"{"kind":"invoke","id":1,"cmd":"a","args":{"x":1,"x":2}}"#,
+            r#"{"kind":"invoke","id":1,"cmd":"a","args":{"n":{"x":1,"x":2}}}"#,
+            r#"{"kind":"invoke","id":1,"cmd":"a","args":[]}"#,
+            r#"{"kind":"invoke","id":-1,"cmd":"a","args":{}}"#,
+            r#"{"kind":"invoke","id":9007199254740992,"cmd":"a","args":{}}"#,
+            r#"{"kind":"invoke","cmd":"a","args":{}}"#,
+            r#"{"kind":"invoke","id":1,"cmd":"","args":{}}"#,
+            r#"{"kind":"invoke","id":1,"cmd":"a b","args":{}}"#,
+            r#"{"kind":"emit","event":"e","payload":1,"id":1}"#,
+            r#"{"kind":"emit","event":"e"}"#,
+            r#"{"kind":"other","event":"e","payload":1}"#,
+            r#"{"kind":"invoke","id":1,"cmd":"a","args":{}} "x""#,
+            r#"[]"#,
+            "",
+        ] {
+            assert_eq!(dec(bad).err(), Some(DecodeError::Invalid), "{bad}");
+        }
+        assert_eq!(
+            decode(&[0, 0, 0, 9, b'{'], &Limits::default()),
+            Err(DecodeError::Invalid)
+        );
+        assert_eq!(
+            decode(&[0, 0], &Limits::default()),
+            Err(DecodeError::Invalid)
+        );
+    }
+
+    #[test]
+    fn limits_are_enforced_before_parsing() {
+        let deep = format!(
+            r#"{{"kind":"emit","event":"e","payload":{}{}}}"#,
+            "[".repeat(40),
+            "]".repeat(40)
+        );
+        assert_eq!(dec(&deep).err(), Some(DecodeError::OverLimit));
+        let many = format!(
+            r#"{{"kind":"emit","event":"e","payload":[{}0]}}"#,
+            "0,".repeat(10_000)
+        );
+        assert_eq!(dec(&many).err(), Some(DecodeError::OverLimit));
+        let ok = format!(
+            r#"{{"kind":"emit","event":"e","payload":[{}0]}}"#,
+            "0,".repeat(9_998)
+        );
+        assert!(dec(&ok).is_ok());
+        let args: Vec<String> = (0..65).map(|i| format!(r#""a{i}":1"#)).collect();
+        let wide = format!(
+            r#"{{"kind":"invoke","id":1,"cmd":"c","args":{{{}}}}}"#,
+            args.join(",")
+        );
+        assert_eq!(dec(&wide).err(), Some(DecodeError::OverLimit));
+        let small = Limits {
+            max_message_bytes: 10,
+            ..Limits::default()
+        };
+        assert_eq!(
+            decode(&plain("{}", &[0; 20]), &small),
+            Err(DecodeError::OverLimit)
+        );
+        // Brackets inside strings do not count.
+        let quoted = format!(
+            r#"{{"kind":"emit","event":"e","payload":"{}"}}"#,
+            "[".repeat(100)
+        );
+        assert!(dec(&quoted).is_ok());
+    }
+
+    #[test]
+    fn encode_round_trips() {
+        let json = r#"{"kind":"invoke","id":3,"cmd":"c","args":{"b":[1,{"c":null}]}}"#;
+        let p = plain(json, b"xyz");
+        let m = decode(&p, &Limits::default()).unwrap();
+        let again = encode(&m);
+        assert_eq!(decode(&again, &Limits::default()).unwrap(), m);
+    }
+}

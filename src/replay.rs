@@ -1,0 +1,250 @@
+//! Replay window and frame-load binding.
+//!
+//! Per window the core keeps the current frame load, the highest accepted
+//! sequence number and a bitmap of the [`REPLAY_WINDOW`] numbers below it, so
+//! envelopes may arrive out of order by up to that many and still be
+//! accepted once. The state is fixed-size: [`STATE_BYTES`] bytes per window
+//! plus the label, and at most [`MAX_WINDOWS`] windows.
+
+use std::collections::HashMap;
+
+/// How far behind the highest accepted sequence number an envelope may be.
+pub const REPLAY_WINDOW: u64 = 256;
+const WORDS: usize = (REPLAY_WINDOW / 64) as usize;
+/// Bytes of replay state per window, not counting its label.
+pub const STATE_BYTES: usize = std::mem::size_of::<WindowState>();
+/// Most windows the core tracks at once; envelopes for further windows are
+/// discarded (`over_limit`).
+pub const MAX_WINDOWS: usize = 65_536;
+
+#[derive(Debug, Clone, Copy)]
+struct WindowState {
+    load_id: u32,
+    /// Whether any envelope of `load_id` has been accepted yet.
+    started: bool,
+    highest: u64,
+    /// Bit `i` set means `highest - i` was accepted.
+    seen: [u64; WORDS],
+}
+
+impl WindowState {
+    fn fresh(load_id: u32) -> Self {
+        Self {
+            load_id,
+            started: false,
+            highest: 0,
+            seen: [0; WORDS],
+        }
+    }
+
+    fn bit(&self, offset: u64) -> bool {
+        let (word, bit) = split(offset);
+        self.seen.get(word).is_some_and(|w| w & (1 << bit) != 0)
+    }
+
+    fn set(&mut self, offset: u64) {
+        let (word, bit) = split(offset);
+        if let Some(w) = self.seen.get_mut(word) {
+            *w |= 1 << bit;
+        }
+    }
+
+    /// Moves the window up by `by`, so bit offsets grow by `by`.
+    fn shift(&mut self, by: u64) {
+        if by >= REPLAY_WINDOW {
+            self.seen = [0; WORDS];
+            return;
+        }
+        // Multi-word left shift: bit `o` moves to bit `o + by`.
+        let (word_shift, bit_shift) = split(by);
+        let mut shifted = [0u64; WORDS];
+        for (i, out) in shifted.iter_mut().enumerate().skip(word_shift) {
+            let src = i - word_shift;
+            let low = self.seen.get(src).copied().unwrap_or(0);
+            *out = low << bit_shift;
+            if bit_shift > 0 && src > 0 {
+                let carry = self.seen.get(src - 1).copied().unwrap_or(0);
+                *out |= carry >> (64 - bit_shift);
+            }
+        }
+        self.seen = shifted;
+    }
+}
+
+fn split(offset: u64) -> (usize, u32) {
+    ((offset / 64) as usize, (offset % 64) as u32)
+}
+
+/// Why the replay guard refused an envelope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplayError {
+    /// The envelope belongs to an older load of the window's frame.
+    StaleLoad,
+    /// The sequence number was accepted before, or is too far behind.
+    Replay,
+    /// The guard already tracks [`MAX_WINDOWS`] windows.
+    TooManyWindows,
+}
+
+/// Tracks, per window, which envelopes have been accepted.
+#[derive(Debug, Default)]
+pub struct ReplayGuard {
+    windows: HashMap<Box<str>, WindowState>,
+}
+
+impl ReplayGuard {
+    /// An empty guard.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Makes `load_id` the window's current load (the core rendered a new
+    /// frame for it), retiring older loads. Never moves backwards.
+    pub fn begin_load(&mut self, window: &str, load_id: u32) -> Result<(), ReplayError> {
+        match self.windows.get_mut(window) {
+            Some(state) if state.load_id >= load_id => Ok(()),
+            Some(state) => {
+                *state = WindowState::fresh(load_id);
+                Ok(())
+            }
+            None => self.insert(window, WindowState::fresh(load_id)),
+        }
+    }
+
+    fn insert(&mut self, window: &str, state: WindowState) -> Result<(), ReplayError> {
+        if self.windows.len() >= MAX_WINDOWS {
+            return Err(ReplayError::TooManyWindows);
+        }
+        self.windows.insert(window.into(), state);
+        Ok(())
+    }
+
+    /// Accepts `(load_id, seq)` for `window` at most once. Call only after the
+    /// envelope's tag has been verified, so forgeries cannot move the window.
+    pub fn accept(&mut self, window: &str, load_id: u32, seq: u64) -> Result<(), ReplayError> {
+        let state = match self.windows.get_mut(window) {
+            Some(state) => state,
+            None => {
+                self.insert(window, WindowState::fresh(load_id))?;
+                self.windows
+                    .get_mut(window)
+                    .ok_or(ReplayError::TooManyWindows)?
+            }
+        };
+        if load_id < state.load_id {
+            return Err(ReplayError::StaleLoad);
+        }
+        if load_id > state.load_id {
+            *state = WindowState::fresh(load_id);
+        }
+        if !state.started {
+            state.started = true;
+            state.highest = seq;
+            state.set(0);
+            return Ok(());
+        }
+        if seq > state.highest {
+            state.shift(seq - state.highest);
+            state.highest = seq;
+            state.set(0);
+            return Ok(());
+        }
+        let behind = state.highest - seq;
+        if behind >= REPLAY_WINDOW || state.bit(behind) {
+            return Err(ReplayError::Replay);
+        }
+        state.set(behind);
+        Ok(())
+    }
+
+    /// Number of windows tracked.
+    pub fn len(&self) -> usize {
+        self.windows.len()
+    }
+
+    /// Whether no window is tracked.
+    pub fn is_empty(&self) -> bool {
+        self.windows.is_empty()
+    }
+
+    /// Forgets a window (it was closed), freeing its state.
+    pub fn forget(&mut self, window: &str) {
+        self.windows.remove(window);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_sequence_number_is_accepted_once() {
+        let mut g = ReplayGuard::new();
+        assert_eq!(g.accept("w", 1, 0), Ok(()));
+        assert_eq!(g.accept("w", 1, 0), Err(ReplayError::Replay));
+        assert_eq!(g.accept("w", 1, 1), Ok(()));
+        assert_eq!(g.accept("w", 1, 1), Err(ReplayError::Replay));
+    }
+
+    #[test]
+    fn reordering_within_the_window_is_tolerated() {
+        let mut g = ReplayGuard::new();
+        for seq in (0..REPLAY_WINDOW).rev() {
+            assert_eq!(g.accept("w", 1, seq + 10), Ok(()));
+        }
+        for seq in 0..REPLAY_WINDOW {
+            assert_eq!(g.accept("w", 1, seq + 10), Err(ReplayError::Replay));
+        }
+        // Exactly REPLAY_WINDOW behind the highest is too old.
+        assert_eq!(
+            g.accept("w", 1, 9 + REPLAY_WINDOW),
+            Err(ReplayError::Replay)
+        );
+        assert_eq!(g.accept("w", 1, 10 + 2 * REPLAY_WINDOW), Ok(()));
+        assert_eq!(
+            g.accept("w", 1, 10 + REPLAY_WINDOW),
+            Err(ReplayError::Replay)
+        );
+        assert_eq!(g.accept("w", 1, 11 + REPLAY_WINDOW), Ok(()));
+    }
+
+    #[test]
+    fn shifting_keeps_the_bits_that_stay_in_the_window() {
+        let mut g = ReplayGuard::new();
+        g.accept("w", 1, 100).unwrap();
+        g.accept("w", 1, 98).unwrap();
+        g.accept("w", 1, 170).unwrap();
+        assert_eq!(g.accept("w", 1, 98), Err(ReplayError::Replay));
+        assert_eq!(g.accept("w", 1, 100), Err(ReplayError::Replay));
+        assert_eq!(g.accept("w", 1, 99), Ok(()));
+    }
+
+    #[test]
+    fn a_newer_load_retires_the_older_one() {
+        let mut g = ReplayGuard::new();
+        g.accept("w", 1, 5).unwrap();
+        g.accept("w", 2, 0).unwrap();
+        assert_eq!(g.accept("w", 1, 6), Err(ReplayError::StaleLoad));
+        g.begin_load("w", 7).unwrap();
+        assert_eq!(g.accept("w", 2, 1), Err(ReplayError::StaleLoad));
+        assert_eq!(g.accept("w", 7, 0), Ok(()));
+        // begin_load never moves backwards.
+        g.begin_load("w", 3).unwrap();
+        assert_eq!(g.accept("w", 7, 0), Err(ReplayError::Replay));
+    }
+
+    #[test]
+    fn windows_are_independent() {
+        let mut g = ReplayGuard::new();
+        g.accept("a", 1, 0).unwrap();
+        assert_eq!(g.accept("b", 1, 0), Ok(()));
+        assert_eq!(g.len(), 2);
+        g.forget("a");
+        assert_eq!(g.len(), 1);
+    }
+
+    #[test]
+    fn state_is_small() {
+        assert!(STATE_BYTES <= 64, "{STATE_BYTES}");
+    }
+}
