@@ -1,1 +1,134 @@
-fn main() {}
+//! The `isogate` command-line tool: the demo host, replay of captured
+//! envelopes, frame rendering and policy tools.
+
+mod demo;
+mod http;
+mod open;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(
+    name = "isogate",
+    version,
+    about = "Sandboxed isolation layer for webview IPC"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the demo app on 127.0.0.1 with the embedded default policy.
+    Demo {
+        /// Port of the main page (0 picks a free one). The isolation frame gets its own port.
+        #[arg(long, default_value_t = 8917)]
+        port: u16,
+    },
+    /// Replay text envelopes (one per stdin line) through one gate with an
+    /// echo router; print one JSON line per envelope.
+    Open {
+        /// Key file: 64 hex digits or base64 of 32 bytes.
+        #[arg(long)]
+        key_file: PathBuf,
+        /// The sender's window label.
+        #[arg(long)]
+        window: String,
+        /// The sender's origin, e.g. http://127.0.0.1:8917.
+        #[arg(long)]
+        origin: String,
+        /// Policy file(s); repeat to compose several.
+        #[arg(long = "policy", required = true)]
+        policies: Vec<PathBuf>,
+    },
+    /// Render an isolation-frame document (with a fresh key unless --key-file).
+    Render {
+        /// Window label the frame seals for.
+        #[arg(long)]
+        window: String,
+        /// Origin of the main frame that embeds it.
+        #[arg(long)]
+        origin: String,
+        /// App hook script to include.
+        #[arg(long)]
+        hook: Option<PathBuf>,
+        /// Use this key instead of a fresh one (for tests only).
+        #[arg(long)]
+        key_file: Option<PathBuf>,
+        /// Print the Content-Security-Policy header value instead of the HTML.
+        #[arg(long)]
+        csp: bool,
+    },
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let code = match cli.command {
+        Command::Demo { port } => demo::run(port),
+        Command::Open {
+            key_file,
+            window,
+            origin,
+            policies,
+        } => open::run(&key_file, &window, &origin, &policies),
+        Command::Render {
+            window,
+            origin,
+            hook,
+            key_file,
+            csp,
+        } => render(&window, &origin, hook.as_deref(), key_file.as_deref(), csp),
+    };
+    std::process::exit(code);
+}
+
+fn render(
+    window: &str,
+    origin: &str,
+    hook: Option<&std::path::Path>,
+    key_file: Option<&std::path::Path>,
+    csp: bool,
+) -> i32 {
+    let read = |p: &std::path::Path| {
+        std::fs::read_to_string(p)
+            .map_err(|e| eprintln!("error: cannot read `{}`: {e}", p.display()))
+    };
+    let key = match key_file {
+        Some(p) => {
+            let Ok(text) = read(p) else { return 2 };
+            isogate::LaunchKey::from_key_file_text(&text)
+                .map_err(|e| eprintln!("error: {}: {e}", p.display()))
+        }
+        None => isogate::LaunchKey::generate().map_err(|e| eprintln!("error: {e}")),
+    };
+    let Ok(key) = key else { return 2 };
+    let hook_text = match hook {
+        Some(p) => match read(p) {
+            Ok(t) => Some(t),
+            Err(()) => return 2,
+        },
+        None => None,
+    };
+    let policy = match isogate::Policy::load(&[]) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("{e}");
+            return 2;
+        }
+    };
+    let gate = isogate::Gate::new(key, policy, |_: isogate::Call<'_>| {
+        Err(serde_json::Value::Null)
+    });
+    match gate.render_frame(window, origin, hook_text.as_deref()) {
+        Ok(doc) => {
+            println!("{}", if csp { &doc.csp } else { &doc.html });
+            0
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            2
+        }
+    }
+}

@@ -1,0 +1,99 @@
+// Demo page logic. This runs in the untrusted main frame: it can do anything
+// an attacker's script could, which is what the attack buttons show.
+'use strict';
+(function () {
+  var params = new URLSearchParams(location.search);
+  var windowLabel = params.get('window') || 'main';
+  document.getElementById('window-label').textContent = windowLabel;
+
+  function show(list, text, cls) {
+    var li = document.createElement('li');
+    li.textContent = text;
+    if (cls) li.className = cls;
+    document.getElementById(list).prepend(li);
+  }
+
+  function send(envelope) {
+    return fetch('/ipc?window=' + encodeURIComponent(windowLabel), { method: 'POST', body: envelope })
+      .then(function (r) { return r.status === 200 ? r.json() : null; });
+  }
+
+  // Tests and the attack buttons use these; the page is untrusted anyway.
+  window.demo = {
+    window: windowLabel,
+    send: send,
+    toBase64: function (bytes) {
+      var s = '';
+      for (var i = 0; i < bytes.length; i++) s += String.fromCharCode(bytes[i]);
+      return btoa(s);
+    },
+    fromBase64: function (text) {
+      var s = atob(text), out = new Uint8Array(s.length);
+      for (var i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
+      return out;
+    },
+    ready: false,
+  };
+
+  function call(label, promise) {
+    return promise.then(
+      function (v) { show('results', label + ' → reply ' + JSON.stringify(v)); return v; },
+      function (e) { show('results', label + ' → rejected: ' + (e && e.message ? e.message : JSON.stringify(e))); }
+    );
+  }
+
+  function greetEnvelope() {
+    return isogate.seal({ kind: 'invoke', id: 900000 + Math.floor(Math.random() * 1000), cmd: 'greet', args: { name: 'Mallory' } });
+  }
+
+  var actions = {
+    'btn-greet': function () { return call('greet', isogate.invoke('greet', { name: document.getElementById('name').value })); },
+    'btn-add': function () { return call('add', isogate.invoke('add', { a: 2, b: 40 })); },
+    'btn-event': function () { return call('emit clicked', isogate.emit('clicked', { button: 'demo' })); },
+    'btn-denied': function () { return call('delete_everything', isogate.invoke('delete_everything', {}, { timeout: 1500 })); },
+    'btn-badargs': function () { return call('read_note ../etc/passwd', isogate.invoke('read_note', { path: '/notes/../etc/passwd' }, { timeout: 1500 })); },
+    'btn-tamper': function () {
+      return greetEnvelope().then(function (env) {
+        env[env.length - 20] ^= 1; // flip one ciphertext bit
+        return call('tampered envelope', send(env));
+      });
+    },
+    'btn-replay': function () {
+      return greetEnvelope().then(function (env) {
+        return call('envelope, first time', send(env)).then(function () {
+          return call('same envelope again', send(env));
+        });
+      });
+    },
+    'btn-raw': function () {
+      var raw = JSON.stringify({ kind: 'invoke', id: 1, cmd: 'greet', args: { name: 'raw' } });
+      return call('raw unsealed request', send(new TextEncoder().encode(raw)));
+    },
+  };
+  Object.keys(actions).forEach(function (id) {
+    document.getElementById(id).addEventListener('click', actions[id]);
+  });
+
+  var audit = new EventSource('/audit');
+  audit.onmessage = function (m) {
+    var e = JSON.parse(m.data);
+    var text = e.outcome + (e.reason ? ' (' + e.reason + ')' : '') + ' window=' + e.window +
+      (e.name ? ' ' + e.kind + '=' + e.name : '') + (e.rule ? ' rule=' + e.rule : '') +
+      (e.detail ? ' — ' + e.detail : '');
+    show('audit', text, e.outcome);
+  };
+
+  var events = new EventSource('/events?window=' + encodeURIComponent(windowLabel));
+  events.onmessage = function (m) { isogate.deliverEvent(JSON.parse(m.data)); };
+  isogate.listen('clicked-ack', function (payload) { show('results', 'core event clicked-ack ' + JSON.stringify(payload)); });
+
+  fetch('/frame?window=' + encodeURIComponent(windowLabel), { method: 'POST' })
+    .then(function (r) { return r.json(); })
+    .then(function (f) { return isogate.init({ frameUrl: f.url, send: send }); })
+    .then(function () {
+      window.demo.ready = true;
+      document.getElementById('status').textContent = 'ready';
+    }, function (e) {
+      document.getElementById('status').textContent = 'failed: ' + e;
+    });
+})();

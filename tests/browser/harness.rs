@@ -1,0 +1,137 @@
+//! Shared pieces of the browser tests: the demo host as a child process and
+//! one headless Chromium for the whole test binary.
+
+use headless_chrome::{Browser, LaunchOptions, Tab};
+use serde_json::Value;
+use std::ffi::OsStr;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub const CHROMIUM: &str = "/usr/bin/chromium";
+
+/// Returns false (after one clear line) when Chromium is missing outside CI;
+/// fails the test when it is missing in CI.
+pub fn chromium_available() -> bool {
+    if Path::new(CHROMIUM).exists() {
+        return true;
+    }
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{CHROMIUM} is missing and CI=true: .ci/run must install chromium");
+    }
+    eprintln!("skipping browser tests: {CHROMIUM} not found (apt-get install -y chromium)");
+    false
+}
+
+pub struct Demo {
+    child: Child,
+    pub url: String,
+}
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `isogate demo --port 0` and reads its URL from the first line.
+pub fn start_demo() -> Demo {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_isogate"))
+        .args(["demo", "--port", "0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start isogate demo");
+    let stdout = child.stdout.take().expect("demo stdout");
+    let mut line = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("demo prints its URL");
+    let url = line.trim().to_owned();
+    assert!(
+        url.starts_with("http://127.0.0.1:"),
+        "first line is the URL, got {url:?}"
+    );
+    Demo { child, url }
+}
+
+pub fn launch_browser() -> Browser {
+    let args: Vec<&OsStr> = [
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+    ]
+    .iter()
+    .map(OsStr::new)
+    .collect();
+    let options = LaunchOptions::default_builder()
+        .path(Some(PathBuf::from(CHROMIUM)))
+        .sandbox(false)
+        .headless(true)
+        .args(args)
+        .idle_browser_timeout(Duration::from_secs(120))
+        .build()
+        .expect("launch options");
+    Browser::new(options).expect("launch chromium")
+}
+
+/// Evaluates an expression (awaiting a returned promise) and returns its JSON value.
+pub fn eval(tab: &Tab, js: &str) -> Value {
+    let wrapped = format!("(async () => JSON.stringify(await ({js})))()");
+    let result = tab
+        .evaluate(&wrapped, true)
+        .unwrap_or_else(|e| panic!("evaluate {js}: {e}"));
+    match result.value {
+        Some(Value::String(s)) => serde_json::from_str(&s).unwrap_or(Value::Null),
+        other => panic!(
+            "evaluate {js}: unexpected {other:?} ({:?})",
+            result.description
+        ),
+    }
+}
+
+/// Opens the demo page for `window` in a new tab and waits for the frame to be ready.
+pub fn open_page(browser: &Browser, demo: &Demo, window: &str) -> Arc<Tab> {
+    let tab = browser.new_tab().expect("new tab");
+    tab.navigate_to(&format!("{}?window={window}", demo.url))
+        .expect("navigate")
+        .wait_until_navigated()
+        .expect("navigated");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while eval(&tab, "window.demo && window.demo.ready") != Value::Bool(true) {
+        assert!(
+            Instant::now() < deadline,
+            "demo page for `{window}` never became ready"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    tab
+}
+
+/// The demo host's counters.
+pub fn stats(tab: &Tab) -> Value {
+    eval(tab, "fetch('/stats').then(r => r.json())")
+}
+
+pub fn router_calls(tab: &Tab) -> u64 {
+    stats(tab)["router_calls"].as_u64().expect("router_calls")
+}
+
+/// The demo host's audit log, oldest first.
+pub fn audit(tab: &Tab) -> Vec<Value> {
+    match eval(tab, "fetch('/audit.json').then(r => r.json())") {
+        Value::Array(items) => items,
+        other => panic!("audit log: {other:?}"),
+    }
+}
+
+/// The newest audit event.
+pub fn last_audit(tab: &Tab) -> Value {
+    audit(tab).pop().expect("an audit event")
+}

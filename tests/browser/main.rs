@@ -1,0 +1,139 @@
+//! End-to-end tests in headless Chromium against `isogate demo`: a real
+//! isolation frame seals, the core opens, checks and dispatches, and every
+//! other path is discarded with the router never called.
+
+mod harness;
+
+use harness::*;
+use serde_json::{json, Value};
+
+#[test]
+fn browser_end_to_end() {
+    if !chromium_available() {
+        return;
+    }
+    let demo = start_demo();
+    let browser = launch_browser();
+    let main = open_page(&browser, &demo, "main");
+    let before = router_calls(&main);
+
+    // Allowed call: the router's reply comes back.
+    assert_eq!(
+        eval(&main, "isogate.invoke('greet', {name: 'Ada'})"),
+        json!("Hello, Ada!")
+    );
+    assert_eq!(router_calls(&main), before + 1);
+    let ev = last_audit(&main);
+    assert_eq!(
+        (ev["outcome"].as_str(), ev["name"].as_str()),
+        (Some("dispatched"), Some("greet"))
+    );
+    let calls = before + 1;
+
+    // Binary body travels raw.
+    let upload = eval(
+        &main,
+        "isogate.invoke('upload', new Uint8Array(1024).fill(7))",
+    );
+    assert_eq!(upload["bytes"], json!(1024));
+    let calls = calls + 1;
+
+    // Allowed event reaches the host's listener; the core's event reaches the page.
+    let ack = eval(
+        &main,
+        "new Promise(resolve => { const off = isogate.listen('clicked-ack', p => { off(); resolve(p); });
+           isogate.emit('clicked', {button: 'test'}); })",
+    );
+    assert!(ack["count"].as_u64().is_some_and(|n| n >= 1), "{ack}");
+    assert_eq!(last_audit(&main)["outcome"], json!("delivered"));
+
+    // Denied command: generic timeout for the page, `denied` for the host.
+    let denied = eval(
+        &main,
+        "isogate.invoke('delete_everything', {}, {timeout: 1000}).then(() => 'resolved', e => (e && e.message) || String(e))",
+    );
+    assert_eq!(denied, json!("isogate: timeout"));
+    let ev = last_audit(&main);
+    assert_eq!(
+        (ev["reason"].as_str(), ev["name"].as_str()),
+        (Some("denied"), Some("delete_everything"))
+    );
+    assert_eq!(router_calls(&main), calls);
+
+    // Tampered envelope.
+    let tampered = eval(
+        &main,
+        "isogate.seal({kind: 'invoke', id: 77, cmd: 'greet', args: {name: 'Eve'}})
+           .then(env => { env[env.length - 20] ^= 1; return demo.send(env); })",
+    );
+    assert_eq!(tampered, Value::Null);
+    assert_eq!(last_audit(&main)["reason"], json!("bad_tag"));
+    assert_eq!(router_calls(&main), calls);
+
+    // Replayed envelope: accepted once, then discarded.
+    let replay = eval(
+        &main,
+        "isogate.seal({kind: 'invoke', id: 78, cmd: 'greet', args: {name: 'Eve'}})
+           .then(async env => [await demo.send(env), await demo.send(env)])",
+    );
+    assert_eq!(replay[0]["result"], json!("Hello, Eve!"));
+    assert_eq!(replay[1], Value::Null);
+    assert_eq!(last_audit(&main)["reason"], json!("replay"));
+    let calls = calls + 1;
+    assert_eq!(router_calls(&main), calls);
+
+    // An envelope sealed by window `settings`, sent from window `main`.
+    let settings = open_page(&browser, &demo, "settings");
+    let foreign = eval(
+        &settings,
+        "isogate.seal({kind: 'invoke', id: 79, cmd: 'greet', args: {name: 'Eve'}}).then(demo.toBase64)",
+    );
+    let foreign = foreign.as_str().expect("base64 envelope");
+    let cross = eval(&main, &format!("demo.send(demo.fromBase64('{foreign}'))"));
+    assert_eq!(cross, Value::Null);
+    assert_eq!(last_audit(&main)["reason"], json!("wrong_window"));
+    assert_eq!(router_calls(&main), calls);
+
+    // Raw unsealed requests straight to the core: JSON, and an empty body.
+    let raw = eval(
+        &main,
+        "Promise.all([
+           demo.send(new TextEncoder().encode(JSON.stringify({kind: 'invoke', id: 1, cmd: 'greet', args: {name: 'raw'}}))),
+           demo.send(new Uint8Array(0))])",
+    );
+    assert_eq!(raw, json!([null, null]));
+    let log = audit(&main);
+    let tail: Vec<&str> = log
+        .iter()
+        .rev()
+        .take(2)
+        .filter_map(|e| e["reason"].as_str())
+        .collect();
+    assert_eq!(tail, ["malformed", "malformed"]);
+    assert_eq!(router_calls(&main), calls);
+
+    // Arguments outside the policy are denied by the core.
+    let bad_path = eval(
+        &main,
+        "isogate.invoke('read_note', {path: '/notes/../etc/passwd'}, {timeout: 1000}).then(() => 'resolved', e => (e && e.message) || String(e))",
+    );
+    assert_eq!(bad_path, json!("isogate: timeout"));
+    assert_eq!(last_audit(&main)["reason"], json!("denied"));
+    assert_eq!(router_calls(&main), calls);
+
+    // After a reload, envelopes sealed by the earlier frame load are stale.
+    let old = eval(
+        &main,
+        "isogate.seal({kind: 'invoke', id: 80, cmd: 'greet', args: {name: 'Old'}}).then(demo.toBase64)",
+    );
+    let old = old.as_str().expect("base64 envelope").to_owned();
+    let main = open_page(&browser, &demo, "main");
+    let stale = eval(&main, &format!("demo.send(demo.fromBase64('{old}'))"));
+    assert_eq!(stale, Value::Null);
+    assert_eq!(last_audit(&main)["reason"], json!("stale_load"));
+    assert_eq!(router_calls(&main), calls);
+    assert_eq!(
+        eval(&main, "isogate.invoke('add', {a: 2, b: 40})"),
+        json!(42)
+    );
+}
