@@ -30,3 +30,7 @@ pub use gate::{Call, Event, Gate, Handler, Reply, Router, Sender};
 pub use key::LaunchKey;
 pub use message::{Limits, MessageKind};
 pub use policy::{Decision, Policy, PolicyError, PolicyErrors, PolicySource, Request};
+
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -13,7 +13,10 @@ const DEFAULT_KEY: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191
 
 fn hex(s: &str) -> Vec<u8> {
     assert!(s.len() % 2 == 0, "odd hex length");
-    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex")).collect()
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex"))
+        .collect()
 }
 
 fn key32(s: &str) -> [u8; 32] {
@@ -28,7 +31,10 @@ fn cases() -> Vec<HashMap<String, String>> {
             .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
             .map(|l| {
                 let (k, v) = l.split_once(" =").expect("key = value");
-                (k.trim().to_owned(), v.strip_prefix(' ').unwrap_or(v).to_owned())
+                (
+                    k.trim().to_owned(),
+                    v.strip_prefix(' ').unwrap_or(v).to_owned(),
+                )
             })
             .collect();
         if !fields.is_empty() {
@@ -64,21 +70,47 @@ fn known_answer_vectors() {
             let seq: u64 = case["seq"].parse().unwrap();
             let sealer = Sealer::new(key32(&case["key"]), &case["window"], &case["origin"], load);
             let plaintext = danger::plaintext(json, &hex(&case["body"]));
-            assert_eq!(sealer.seal_at(seq, &plaintext), envelope, "{name}: Rust sealer differs");
-            assert!(envelope.starts_with(&hex(&case["header"])), "{name}: header");
+            assert_eq!(
+                sealer.seal_at(seq, &plaintext),
+                envelope,
+                "{name}: Rust sealer differs"
+            );
+            assert!(
+                envelope.starts_with(&hex(&case["header"])),
+                "{name}: header"
+            );
         }
         if let Some(plaintext) = case.get("plaintext") {
-            let sealer = Sealer::new(key32(&case["key"]), &case["window"], &case["origin"], case["load"].parse().unwrap());
-            assert_eq!(sealer.seal_at(case["seq"].parse().unwrap(), &hex(plaintext)), envelope, "{name}");
+            let sealer = Sealer::new(
+                key32(&case["key"]),
+                &case["window"],
+                &case["origin"],
+                case["load"].parse().unwrap(),
+            );
+            assert_eq!(
+                sealer.seal_at(case["seq"].parse().unwrap(), &hex(plaintext)),
+                envelope,
+                "{name}"
+            );
         }
-        let window = case.get("sender_window").or(case.get("window")).map_or("main", |s| s);
-        let origin = case.get("sender_origin").or(case.get("origin")).map_or("http://127.0.0.1:8917", |s| s);
+        let window = case
+            .get("sender_window")
+            .or(case.get("window"))
+            .map_or("main", |s| s);
+        let origin = case
+            .get("sender_origin")
+            .or(case.get("origin"))
+            .map_or("http://127.0.0.1:8917", |s| s);
         let (gate, last) = match case.get("gate") {
             Some(g) => gates.entry(g.clone()).or_insert_with(gate),
             None => gates.entry(format!("fresh:{name}")).or_insert_with(gate),
         };
         gate.handle(Sender { window, origin }, &envelope);
-        let event = last.lock().unwrap().take().expect("every envelope is audited");
+        let event = last
+            .lock()
+            .unwrap()
+            .take()
+            .expect("every envelope is audited");
         let outcome = match (event.outcome, event.reason) {
             (Outcome::Discarded, Some(reason)) => reason.as_str().to_owned(),
             (Outcome::Dispatched | Outcome::Delivered, None) => "dispatched".to_owned(),
@@ -87,8 +119,22 @@ fn known_answer_vectors() {
         assert_eq!(outcome, case["outcome"], "{name}");
         reasons_seen.insert(outcome);
     }
-    for reason in ["dispatched", "malformed", "bad_tag", "wrong_window", "wrong_origin", "stale_load", "replay", "bad_message", "over_limit", "denied"] {
-        assert!(reasons_seen.contains(reason), "no vector ends in `{reason}`");
+    for reason in [
+        "dispatched",
+        "malformed",
+        "bad_tag",
+        "wrong_window",
+        "wrong_origin",
+        "stale_load",
+        "replay",
+        "bad_message",
+        "over_limit",
+        "denied",
+    ] {
+        assert!(
+            reasons_seen.contains(reason),
+            "no vector ends in `{reason}`"
+        );
     }
 }
 
@@ -96,7 +142,14 @@ fn known_answer_vectors() {
 fn frame_known_answer_matches() {
     // The JavaScript frame's own known-answer file must agree with ours.
     let js = include_str!("../isolation-frame/test/known-answer.txt");
-    let js_env = js.lines().find_map(|l| l.strip_prefix("envelope:")).expect("envelope line").trim();
-    let ours = cases().into_iter().find(|c| c["case"] == "invoke-greet").expect("invoke-greet");
+    let js_env = js
+        .lines()
+        .find_map(|l| l.strip_prefix("envelope:"))
+        .expect("envelope line")
+        .trim();
+    let ours = cases()
+        .into_iter()
+        .find(|c| c["case"] == "invoke-greet")
+        .expect("invoke-greet");
     assert_eq!(js_env, ours["envelope"]);
 }

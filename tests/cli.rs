@@ -1,0 +1,161 @@
+//! The `isogate` command line, run as a user would.
+
+use isogate::danger::Sealer;
+use isogate::envelope::encode_base64;
+use serde_json::{json, Value};
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+const ORIGIN: &str = "http://127.0.0.1:8917";
+
+fn isogate(args: &[&str], stdin: &str) -> (i32, String, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_isogate"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run isogate");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+fn temp_file(name: &str, text: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("isogate-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn open_replays_envelopes_and_prints_one_line_each() {
+    let key: [u8; 32] = std::array::from_fn(|i| i as u8);
+    let key_hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+    let key_file = temp_file("key.hex", &format!("{key_hex}\n"));
+    let mut sealer = Sealer::new(key, "main", ORIGIN, 1);
+    let greet = encode_base64(&sealer.invoke(1, "greet", json!({"name": "Ada"})));
+    let denied = encode_base64(&sealer.invoke(2, "delete_everything", json!({})));
+    let mut foreign = Sealer::new(key, "settings", ORIGIN, 1);
+    let wrong_window = encode_base64(&foreign.invoke(3, "greet", json!({"name": "Ada"})));
+    let mut tampered = sealer.invoke(4, "greet", json!({"name": "Ada"}));
+    tampered[40] ^= 1;
+    let input = [
+        greet.clone(),
+        greet,
+        denied,
+        wrong_window,
+        encode_base64(&tampered),
+        "garbage".into(),
+    ]
+    .join("\n");
+    let (code, stdout, stderr) = isogate(
+        &[
+            "open",
+            "--key-file",
+            key_file.to_str().unwrap(),
+            "--window",
+            "main",
+            "--origin",
+            ORIGIN,
+            "--policy",
+            "tests/vectors/policy.json",
+        ],
+        &input,
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let lines: Vec<Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let summary: Vec<(String, Value, Value)> = lines
+        .iter()
+        .map(|l| {
+            (
+                l["outcome"].as_str().unwrap().to_owned(),
+                l["reason"].clone(),
+                l["cmd"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            ("dispatched".into(), Value::Null, json!("greet")),
+            ("discarded".into(), json!("replay"), Value::Null),
+            (
+                "discarded".into(),
+                json!("denied"),
+                json!("delete_everything")
+            ),
+            ("discarded".into(), json!("wrong_window"), Value::Null),
+            ("discarded".into(), json!("bad_tag"), Value::Null),
+            ("discarded".into(), json!("malformed"), Value::Null),
+        ]
+    );
+    assert_eq!(
+        lines[0]["reply"]["result"],
+        json!({"cmd": "greet", "args": {"name": "Ada"}})
+    );
+}
+
+#[test]
+fn open_reports_a_bad_key_file_clearly() {
+    let key_file = temp_file("bad.key", "not a key");
+    let (code, _, stderr) = isogate(
+        &[
+            "open",
+            "--key-file",
+            key_file.to_str().unwrap(),
+            "--window",
+            "main",
+            "--origin",
+            ORIGIN,
+            "--policy",
+            "tests/vectors/policy.json",
+        ],
+        "",
+    );
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("neither 64 hex digits nor base64"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn render_prints_a_frame_document_with_a_hash_only_csp() {
+    let (code, html, _) = isogate(&["render", "--window", "main", "--origin", ORIGIN], "");
+    assert_eq!(code, 0);
+    assert!(html.contains(r#"id="isogate-config""#) && html.contains(r#""window":"main""#));
+    let (code, csp, _) = isogate(
+        &["render", "--window", "main", "--origin", ORIGIN, "--csp"],
+        "",
+    );
+    assert_eq!(code, 0);
+    assert!(
+        csp.contains("script-src 'sha256-") && csp.contains("sandbox allow-scripts"),
+        "{csp}"
+    );
+    let (code, _, stderr) = isogate(
+        &["render", "--window", "main", "--origin", "http://a/path"],
+        "",
+    );
+    assert_eq!(
+        (code, stderr.trim()),
+        (
+            2,
+            "error: parent origin must look like `scheme://host[:port]`"
+        )
+    );
+}
