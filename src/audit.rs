@@ -4,6 +4,7 @@
 use crate::message::MessageKind;
 use serde::Serialize;
 use serde_json::Value;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Why an envelope was discarded. The names are stable (`docs/WIRE.md`, section 7).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -34,10 +35,10 @@ pub enum DiscardReason {
 }
 
 impl DiscardReason {
-    /// All reasons, in check order.
+    /// All reasons, in declaration order (`reason as usize` indexes it).
     pub const ALL: [DiscardReason; 11] = [
-        Self::TooLarge,
         Self::Malformed,
+        Self::TooLarge,
         Self::BadTag,
         Self::WrongWindow,
         Self::WrongOrigin,
@@ -88,6 +89,8 @@ pub enum Outcome {
 /// One audit event. Serialized as one JSON object with these field names.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AuditEvent {
+    /// When the gate decided, in milliseconds since the Unix epoch.
+    pub ts_ms: u64,
     /// What happened.
     pub outcome: Outcome,
     /// Why it was discarded (`null` unless discarded).
@@ -111,11 +114,120 @@ pub struct AuditEvent {
     /// Arguments or payload, only when the host opted in.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub args: Option<Value>,
+    /// Audit events dropped by the audit rate cap just before this one.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub suppressed: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl AuditEvent {
     /// The event as one line of JSON.
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+/// An audit sink that writes one JSON line per event to `writer` (a log
+/// file, stderr, a pipe to the host's log shipper). Write errors are ignored:
+/// auditing must never take the gate down.
+pub fn json_lines_sink<W>(writer: W) -> impl Fn(&AuditEvent) + Send + Sync
+where
+    W: std::io::Write + Send + 'static,
+{
+    let writer = std::sync::Mutex::new(writer);
+    move |event: &AuditEvent| {
+        let mut w = writer.lock().unwrap_or_else(|e| e.into_inner());
+        let _ = writeln!(w, "{}", event.to_json());
+        let _ = w.flush();
+    }
+}
+
+/// Counts of what the gate did, by outcome and discard reason.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    dispatched: AtomicU64,
+    delivered: AtomicU64,
+    discarded: [AtomicU64; DiscardReason::ALL.len()],
+    audit_suppressed: AtomicU64,
+}
+
+impl Counters {
+    pub(crate) fn count(&self, outcome: Outcome, reason: Option<DiscardReason>) {
+        let counter = match (outcome, reason) {
+            (Outcome::Dispatched, _) => &self.dispatched,
+            (Outcome::Delivered, _) => &self.delivered,
+            (Outcome::Discarded, Some(r)) => match self.discarded.get(r as usize) {
+                Some(c) => c,
+                None => return,
+            },
+            (Outcome::Discarded, None) => return,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn count_suppressed(&self) {
+        self.audit_suppressed.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn snapshot(&self) -> CounterSnapshot {
+        CounterSnapshot {
+            dispatched: self.dispatched.load(Ordering::Relaxed),
+            delivered: self.delivered.load(Ordering::Relaxed),
+            discarded: DiscardReason::ALL
+                .iter()
+                .map(|&r| {
+                    let n = self
+                        .discarded
+                        .get(r as usize)
+                        .map_or(0, |c| c.load(Ordering::Relaxed));
+                    (r, n)
+                })
+                .collect(),
+            audit_suppressed: self.audit_suppressed.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// A point-in-time copy of the gate's counters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CounterSnapshot {
+    /// Commands handed to the router.
+    pub dispatched: u64,
+    /// Events handed to listeners.
+    pub delivered: u64,
+    /// Discards by reason (every reason listed, zero included).
+    pub discarded: Vec<(DiscardReason, u64)>,
+    /// Audit events dropped by the audit rate cap.
+    pub audit_suppressed: u64,
+}
+
+impl CounterSnapshot {
+    /// Discards for one reason.
+    pub fn discarded(&self, reason: DiscardReason) -> u64 {
+        self.discarded
+            .iter()
+            .find(|(r, _)| *r == reason)
+            .map_or(0, |(_, n)| *n)
+    }
+
+    /// All discards.
+    pub fn discarded_total(&self) -> u64 {
+        self.discarded.iter().map(|(_, n)| n).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn all_is_indexed_by_discriminant() {
+        for (i, r) in DiscardReason::ALL.iter().enumerate() {
+            assert_eq!(*r as usize, i);
+            assert_eq!(serde_json::to_value(r).unwrap(), r.as_str());
+        }
     }
 }

@@ -1,17 +1,22 @@
 //! The gate: wraps the app's router, opens and checks every envelope, and
 //! dispatches it or discards it silently with an audit event.
 
-use crate::audit::{AuditEvent, DiscardReason, Outcome};
+use crate::audit::{AuditEvent, CounterSnapshot, Counters, DiscardReason, Outcome};
 use crate::envelope;
 use crate::frame::{self, FrameDocument, FrameError};
 use crate::key::LaunchKey;
 use crate::message::{self, DecodeError, Message, MessageKind};
 use crate::policy::{Policy, PolicyErrors, PolicySource, Request};
+use crate::rate::{TokenBucket, WindowRates};
 use crate::replay::{ReplayError, ReplayGuard};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::time::Instant;
+
+/// Default cap on audit events: a steady rate and a burst, per gate.
+pub const DEFAULT_AUDIT_RATE: (u32, u32) = (1000, 2000);
 
 /// Who sent the bytes, as the transport (not the bytes) says: the webview's
 /// window label and its top-level origin.
@@ -99,6 +104,17 @@ impl Reply {
     }
 }
 
+/// What [`Gate::handle_verbose`] returns.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Handled {
+    /// The reply to send, if any.
+    pub reply: Option<Reply>,
+    /// Why the message was discarded, for the page's console. Only ever set
+    /// in debug builds of a host that called `with_debug_reasons`; release
+    /// builds cannot set it.
+    pub debug_reason: Option<String>,
+}
+
 type AuditSink = Box<dyn Fn(&AuditEvent) + Send + Sync>;
 type Listener = Box<dyn Fn(Event<'_>) + Send + Sync>;
 
@@ -113,8 +129,27 @@ pub struct Gate<R> {
     audit: Option<AuditSink>,
     listeners: Vec<(String, Listener)>,
     audit_args: bool,
+    audit_budget: Mutex<(TokenBucket, u64)>,
+    audit_rate: (u32, u32),
+    rates: Mutex<WindowRates>,
+    counters: Counters,
     max_envelope_len: usize,
+    #[cfg(debug_assertions)]
+    debug: DebugAids,
     router: R,
+}
+
+/// Development aids that exist only in debug builds.
+#[cfg(debug_assertions)]
+#[derive(Default)]
+struct DebugAids {
+    reasons: bool,
+    learning: Option<Mutex<Box<dyn std::io::Write + Send>>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panicking audit sink or listener must not wedge the gate.
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Everything the gate knows about a message while checking it.
@@ -140,7 +175,13 @@ impl<R: Router> Gate<R> {
             audit: None,
             listeners: Vec::new(),
             audit_args: false,
+            audit_budget: Mutex::new((TokenBucket::full(DEFAULT_AUDIT_RATE.1, Instant::now()), 0)),
+            audit_rate: DEFAULT_AUDIT_RATE,
+            rates: Mutex::new(WindowRates::default()),
+            counters: Counters::default(),
             max_envelope_len: envelope::MAX_ENVELOPE_LEN,
+            #[cfg(debug_assertions)]
+            debug: DebugAids::default(),
             router,
         }
     }
@@ -156,6 +197,40 @@ impl<R: Router> Gate<R> {
     pub fn with_audit_arguments(mut self, on: bool) -> Self {
         self.audit_args = on;
         self
+    }
+
+    /// Caps audit events at `per_second` with bursts of `burst` (default
+    /// [`DEFAULT_AUDIT_RATE`]). Events over the cap are counted, not sent; the
+    /// next event sent carries the count in `suppressed`.
+    pub fn with_audit_rate(mut self, per_second: u32, burst: u32) -> Self {
+        self.audit_rate = (per_second, burst);
+        self.audit_budget = Mutex::new((TokenBucket::full(burst, Instant::now()), 0));
+        self
+    }
+
+    /// Debug builds only: [`Gate::handle_verbose`] also returns why a message
+    /// was discarded, for the host to echo to the page's console while
+    /// developing. This method does not exist in release builds.
+    #[cfg(debug_assertions)]
+    pub fn with_debug_reasons(mut self) -> Self {
+        self.debug.reasons = true;
+        self
+    }
+
+    /// Debug builds only: policy learning mode. Every opened message
+    /// (authenticated, not replayed, decoded) is written to `writer` as one
+    /// JSON line, allowed or not, while the policy is still enforced. Feed
+    /// the file to `isogate learn`. This method does not exist in release
+    /// builds.
+    #[cfg(debug_assertions)]
+    pub fn with_learning(mut self, writer: impl std::io::Write + Send + 'static) -> Self {
+        self.debug.learning = Some(Mutex::new(Box::new(writer)));
+        self
+    }
+
+    /// Counts of dispatches, deliveries and discards by reason so far.
+    pub fn counters(&self) -> CounterSnapshot {
+        self.counters.snapshot()
     }
 
     /// Delivers allowed frontend events named `event` to `listener`.
@@ -221,9 +296,7 @@ impl<R: Router> Gate<R> {
         if load_id == u32::MAX {
             return Err(FrameError::LoadsExhausted);
         }
-        self.replay
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
+        lock(&self.replay)
             .begin_load(window, load_id)
             .map_err(|_| FrameError::TooManyWindows)?;
         frame::render(&self.key, load_id, window, parent_origin, hook_script)
@@ -239,11 +312,16 @@ impl<R: Router> Gate<R> {
 
     /// Handles one envelope in text transport form (base64url).
     pub fn handle_text(&self, sender: Sender<'_>, text: &str) -> Option<Reply> {
+        self.handle_text_verbose(sender, text).reply
+    }
+
+    /// [`Gate::handle_text`], also returning the debug reason (see [`Handled`]).
+    pub fn handle_text_verbose(&self, sender: Sender<'_>, text: &str) -> Handled {
         if text.len() / 4 * 3 > self.max_envelope_len + 3 {
             return self.discard(sender, DiscardReason::TooLarge, Trail::default());
         }
         match envelope::decode_base64(text.as_bytes()) {
-            Some(bytes) => self.handle(sender, &bytes),
+            Some(bytes) => self.handle_verbose(sender, &bytes),
             None => self.discard(sender, DiscardReason::Malformed, Trail::default()),
         }
     }
@@ -251,9 +329,17 @@ impl<R: Router> Gate<R> {
     /// Handles one envelope in binary form: returns the reply to send back,
     /// or `None` (discarded, or an event). Never panics, whatever the bytes.
     pub fn handle(&self, sender: Sender<'_>, bytes: &[u8]) -> Option<Reply> {
+        self.handle_verbose(sender, bytes).reply
+    }
+
+    /// [`Gate::handle`], also returning the debug reason (see [`Handled`]).
+    pub fn handle_verbose(&self, sender: Sender<'_>, bytes: &[u8]) -> Handled {
         let mut trail = Trail::default();
         match self.check(sender, bytes, &mut trail) {
-            Ok(reply) => reply,
+            Ok(reply) => Handled {
+                reply,
+                debug_reason: None,
+            },
             Err(reason) => self.discard(sender, reason, trail),
         }
     }
@@ -279,9 +365,7 @@ impl<R: Router> Gate<R> {
             trail.detail = Some(format!("sealed for origin `{}`", env.origin));
             return Err(DiscardReason::WrongOrigin);
         }
-        self.replay
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
+        lock(&self.replay)
             .accept(env.window, env.nonce.load_id, env.nonce.seq)
             .map_err(|e| match e {
                 ReplayError::StaleLoad => DiscardReason::StaleLoad,
@@ -302,6 +386,8 @@ impl<R: Router> Gate<R> {
             name: msg.name(),
             args: msg.args(),
         });
+        #[cfg(debug_assertions)]
+        self.record_learning(sender, &msg, decision.allowed);
         trail.rule = decision.rule;
         trail.detail = Some(decision.reason);
         if self.audit_args {
@@ -309,6 +395,12 @@ impl<R: Router> Gate<R> {
         }
         if !decision.allowed {
             return Err(DiscardReason::Denied);
+        }
+        if let Some(rate) = policy.rate() {
+            if !lock(&self.rates).allow(sender.window, rate.per_second, rate.burst, Instant::now())
+            {
+                return Err(DiscardReason::RateLimited);
+            }
         }
         let reply = match &msg {
             Message::Invoke {
@@ -349,9 +441,43 @@ impl<R: Router> Gate<R> {
         Ok(reply)
     }
 
-    fn discard(&self, sender: Sender<'_>, reason: DiscardReason, trail: Trail) -> Option<Reply> {
+    fn discard(&self, sender: Sender<'_>, reason: DiscardReason, trail: Trail) -> Handled {
+        #[cfg(debug_assertions)]
+        let debug_reason = self.debug.reasons.then(|| match &trail.detail {
+            Some(detail) => format!("isogate discarded the message: {reason}: {detail}"),
+            None => format!("isogate discarded the message: {reason}"),
+        });
+        #[cfg(not(debug_assertions))]
+        let debug_reason = None;
         self.record(sender, Outcome::Discarded, Some(reason), trail);
-        None
+        Handled {
+            reply: None,
+            debug_reason,
+        }
+    }
+
+    #[cfg(debug_assertions)]
+    fn record_learning(&self, sender: Sender<'_>, msg: &Message<'_>, allowed: bool) {
+        use std::io::Write as _;
+        let Some(writer) = &self.debug.learning else {
+            return;
+        };
+        let body_len = match msg {
+            Message::Invoke { body, .. } => body.len(),
+            Message::Emit { .. } => 0,
+        };
+        let line = serde_json::json!({
+            "kind": msg.kind(),
+            "name": msg.name(),
+            "window": sender.window,
+            "origin": sender.origin,
+            "args": msg.args(),
+            "body_len": body_len,
+            "allowed": allowed,
+        });
+        let mut w = lock(writer);
+        let _ = writeln!(w, "{line}");
+        let _ = w.flush();
     }
 
     fn record(
@@ -361,20 +487,35 @@ impl<R: Router> Gate<R> {
         reason: Option<DiscardReason>,
         t: Trail,
     ) {
-        if let Some(sink) = &self.audit {
-            sink(&AuditEvent {
-                outcome,
-                reason,
-                window: sender.window.to_owned(),
-                origin: sender.origin.to_owned(),
-                kind: t.kind,
-                name: t.name,
-                load_id: t.load_id,
-                seq: t.seq,
-                rule: t.rule,
-                detail: t.detail,
-                args: t.args,
-            });
-        }
+        self.counters.count(outcome, reason);
+        let Some(sink) = &self.audit else { return };
+        let suppressed = {
+            let mut budget = lock(&self.audit_budget);
+            let (per_second, burst) = self.audit_rate;
+            if !budget.0.take(per_second, burst, Instant::now()) {
+                budget.1 += 1;
+                self.counters.count_suppressed();
+                return;
+            }
+            std::mem::take(&mut budget.1)
+        };
+        let ts_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        sink(&AuditEvent {
+            ts_ms,
+            outcome,
+            reason,
+            window: sender.window.to_owned(),
+            origin: sender.origin.to_owned(),
+            kind: t.kind,
+            name: t.name,
+            load_id: t.load_id,
+            seq: t.seq,
+            rule: t.rule,
+            detail: t.detail,
+            args: t.args,
+            suppressed,
+        });
     }
 }

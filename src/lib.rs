@@ -22,11 +22,12 @@ pub mod gate;
 pub mod key;
 pub mod message;
 pub mod policy;
+pub mod rate;
 pub mod replay;
 
-pub use audit::{AuditEvent, DiscardReason, Outcome};
+pub use audit::{json_lines_sink, AuditEvent, CounterSnapshot, DiscardReason, Outcome};
 pub use frame::FrameDocument;
-pub use gate::{Call, Event, Gate, Handler, Reply, Router, Sender};
+pub use gate::{Call, Event, Gate, Handled, Handler, Reply, Router, Sender};
 pub use key::LaunchKey;
 pub use message::{Limits, MessageKind};
 pub use policy::{Decision, Policy, PolicyError, PolicyErrors, PolicySource, Request};

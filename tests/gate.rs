@@ -293,3 +293,151 @@ fn reload_swaps_atomically_and_refuses_invalid_sets() {
         .handle(MAIN, &sealer.invoke(2, "greet", json!({})))
         .is_none());
 }
+
+#[test]
+fn counters_count_by_outcome_and_reason() {
+    let (gate, _, _) = counting_gate();
+    let mut sealer = Sealer::new(KEY, "main", ORIGIN, 1);
+    let good = sealer.invoke(1, "greet", json!({}));
+    gate.handle(MAIN, &good);
+    gate.handle(MAIN, &good);
+    gate.handle(MAIN, b"junk");
+    let c = gate.counters();
+    assert_eq!((c.dispatched, c.delivered), (1, 0));
+    assert_eq!(
+        (
+            c.discarded(DiscardReason::Replay),
+            c.discarded(DiscardReason::Malformed)
+        ),
+        (1, 1)
+    );
+    assert_eq!(c.discarded_total(), 2);
+}
+
+#[test]
+fn audit_events_are_capped_and_the_gap_is_reported() {
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&log);
+    let gate = Gate::new(danger::key_from_bytes(KEY), allow_greet(), |_: Call<'_>| {
+        Ok(Value::Null)
+    })
+    .with_audit_rate(1, 5)
+    .with_audit(move |e: &AuditEvent| sink.lock().unwrap().push(e.clone()));
+    for _ in 0..1000 {
+        gate.handle(MAIN, b"flood");
+    }
+    assert_eq!(
+        log.lock().unwrap().len(),
+        5,
+        "burst of 5, then nothing within the same second"
+    );
+    assert_eq!(gate.counters().audit_suppressed, 995);
+    assert_eq!(
+        gate.counters().discarded(DiscardReason::Malformed),
+        1000,
+        "counters see everything"
+    );
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    gate.handle(MAIN, b"later");
+    let last = log.lock().unwrap().pop().unwrap();
+    assert_eq!(last.suppressed, 995);
+    assert!(last.to_json().contains(r#""suppressed":995"#));
+}
+
+#[test]
+fn json_lines_sink_writes_one_line_per_event() {
+    let path = std::env::temp_dir().join(format!("isogate-audit-{}.jsonl", std::process::id()));
+    let file = std::fs::File::create(&path).unwrap();
+    let gate = Gate::new(danger::key_from_bytes(KEY), allow_greet(), |_: Call<'_>| {
+        Ok(Value::Null)
+    })
+    .with_audit(isogate::json_lines_sink(file));
+    gate.handle(MAIN, b"a");
+    gate.handle(MAIN, b"b");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    for key in [
+        "ts_ms", "outcome", "reason", "window", "origin", "kind", "name", "load_id", "seq", "rule",
+        "detail",
+    ] {
+        assert!(lines[0].get(key).is_some(), "audit schema lacks `{key}`");
+    }
+}
+
+#[cfg(debug_assertions)]
+#[test]
+fn debug_builds_echo_reasons_only_when_the_host_opts_in() {
+    let plain = Gate::new(danger::key_from_bytes(KEY), allow_greet(), |_: Call<'_>| {
+        Ok(Value::Null)
+    });
+    assert_eq!(plain.handle_verbose(MAIN, b"junk").debug_reason, None);
+    let verbose = Gate::new(danger::key_from_bytes(KEY), allow_greet(), |_: Call<'_>| {
+        Ok(Value::Null)
+    })
+    .with_debug_reasons();
+    let reason = verbose.handle_verbose(MAIN, b"junk").debug_reason.unwrap();
+    assert_eq!(reason, "isogate discarded the message: malformed");
+    let mut sealer = Sealer::new(KEY, "main", ORIGIN, 1);
+    let denied = verbose.handle_verbose(MAIN, &sealer.invoke(1, "rm", json!({})));
+    assert!(denied
+        .debug_reason
+        .unwrap()
+        .starts_with("isogate discarded the message: denied: "));
+}
+
+#[cfg(not(debug_assertions))]
+#[test]
+fn release_builds_never_return_reasons() {
+    // `with_debug_reasons` and `with_learning` do not exist in release builds;
+    // whatever arrives, the verbose handler has no reason to give.
+    let gate = Gate::new(danger::key_from_bytes(KEY), allow_greet(), |_: Call<'_>| {
+        Ok(Value::Null)
+    });
+    let mut sealer = Sealer::new(KEY, "main", ORIGIN, 1);
+    for bytes in [b"junk".to_vec(), sealer.invoke(1, "rm", json!({}))] {
+        assert_eq!(gate.handle_verbose(MAIN, &bytes).debug_reason, None);
+    }
+}
+
+#[cfg(debug_assertions)]
+#[test]
+fn learning_mode_records_opened_messages_and_still_enforces() {
+    #[derive(Clone, Default)]
+    struct Shared(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Shared {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let out = Shared::default();
+    let (gate, calls, _) = counting_gate();
+    let gate = gate.with_learning(out.clone());
+    let mut sealer = Sealer::new(KEY, "main", ORIGIN, 1);
+    gate.handle(MAIN, &sealer.invoke(1, "greet", json!({"name": "Ada"})));
+    gate.handle(MAIN, &sealer.invoke(2, "rm", json!({"path": "/x"})));
+    gate.handle(MAIN, b"not opened, not recorded");
+    let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["name"], json!("greet"));
+    assert_eq!(
+        (lines[1]["name"].as_str(), lines[1]["allowed"].as_bool()),
+        (Some("rm"), Some(false))
+    );
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        1,
+        "the policy is still enforced"
+    );
+}

@@ -65,6 +65,15 @@ impl std::fmt::Display for PolicyErrors {
 
 impl std::error::Error for PolicyErrors {}
 
+/// A per-window message rate: a steady rate and a burst.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rate {
+    /// Messages per second, sustained.
+    pub per_second: u32,
+    /// Messages allowed at once.
+    pub burst: u32,
+}
+
 /// What is being decided: one opened message from one sender.
 #[derive(Debug, Clone, Copy)]
 pub struct Request<'a> {
@@ -237,6 +246,11 @@ impl Policy {
     /// Same as [`Policy::decide`]; named for hosts that log explanations.
     pub fn explain(&self, req: &Request<'_>) -> Decision {
         self.decide(req)
+    }
+
+    /// The per-window message rate, if the policy sets one.
+    pub fn rate(&self) -> Option<Rate> {
+        None
     }
 
     /// Decoding limits for messages under this policy.
