@@ -2,6 +2,13 @@
 //! reproduce every envelope byte for byte, and every envelope, including the
 //! ones that must fail, must get its stated outcome from a gate.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 use isogate::danger::{self, Sealer};
 use isogate::{AuditEvent, Gate, Outcome, Policy, Sender};
 use serde_json::Value;
