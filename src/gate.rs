@@ -115,6 +115,105 @@ pub struct Handled {
     pub debug_reason: Option<String>,
 }
 
+/// A message that passed every check of [`Gate::open_and_check`], owned, for
+/// a router that runs later or elsewhere (an async router, a `tower`
+/// service, a JSON-RPC module). Its audit event (`dispatched` or
+/// `delivered`) is already recorded.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Admitted {
+    /// A command: run it and send back `Reply { id: request.id, result }`.
+    Call(CallRequest),
+    /// An event: hand it to [`Gate::deliver_event`] or to your own listeners.
+    Event(EventMessage),
+}
+
+/// An admitted command, owned: [`Call`] for routers that outlive the borrow.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallRequest {
+    /// Caller-chosen id; the reply must carry it.
+    pub id: u64,
+    /// Command name.
+    pub cmd: String,
+    /// Arguments.
+    pub args: Map<String, Value>,
+    /// Raw binary argument (may be empty).
+    pub body: Vec<u8>,
+    /// Sender window label.
+    pub window: String,
+    /// Sender origin.
+    pub origin: String,
+}
+
+impl CallRequest {
+    /// The borrowed view a [`Router`] takes.
+    pub fn as_call(&self) -> Call<'_> {
+        Call {
+            id: self.id,
+            cmd: &self.cmd,
+            args: &self.args,
+            body: &self.body,
+            sender: Sender {
+                window: &self.window,
+                origin: &self.origin,
+            },
+        }
+    }
+}
+
+/// An admitted event, owned.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventMessage {
+    /// Event name.
+    pub name: String,
+    /// Payload.
+    pub payload: Value,
+    /// Sender window label.
+    pub window: String,
+    /// Sender origin.
+    pub origin: String,
+}
+
+impl EventMessage {
+    /// The borrowed view listeners take.
+    pub fn as_event(&self) -> Event<'_> {
+        Event {
+            name: &self.name,
+            payload: &self.payload,
+            sender: Sender {
+                window: &self.window,
+                origin: &self.origin,
+            },
+        }
+    }
+}
+
+/// What passed every check, borrowed from the opened plaintext.
+enum Checked<'a> {
+    Call(Call<'a>),
+    Event(Event<'a>),
+}
+
+impl Checked<'_> {
+    fn into_owned(self) -> Admitted {
+        match self {
+            Checked::Call(c) => Admitted::Call(CallRequest {
+                id: c.id,
+                cmd: c.cmd.to_owned(),
+                args: c.args.clone(),
+                body: c.body.to_vec(),
+                window: c.sender.window.to_owned(),
+                origin: c.sender.origin.to_owned(),
+            }),
+            Checked::Event(e) => Admitted::Event(EventMessage {
+                name: e.name.to_owned(),
+                payload: e.payload.clone(),
+                window: e.sender.window.to_owned(),
+                origin: e.sender.origin.to_owned(),
+            }),
+        }
+    }
+}
+
 type AuditSink = Box<dyn Fn(&AuditEvent) + Send + Sync>;
 type Listener = Box<dyn Fn(Event<'_>) + Send + Sync>;
 
@@ -317,13 +416,17 @@ impl<R: Router> Gate<R> {
 
     /// [`Gate::handle_text`], also returning the debug reason (see [`Handled`]).
     pub fn handle_text_verbose(&self, sender: Sender<'_>, text: &str) -> Handled {
+        match self.text_bytes(text) {
+            Ok(bytes) => self.handle_verbose(sender, &bytes),
+            Err(reason) => self.discard(sender, reason, Trail::default()),
+        }
+    }
+
+    fn text_bytes(&self, text: &str) -> Result<Vec<u8>, DiscardReason> {
         if text.len() / 4 * 3 > self.max_envelope_len + 3 {
-            return self.discard(sender, DiscardReason::TooLarge, Trail::default());
+            return Err(DiscardReason::TooLarge);
         }
-        match envelope::decode_base64(text.as_bytes()) {
-            Some(bytes) => self.handle_verbose(sender, &bytes),
-            None => self.discard(sender, DiscardReason::Malformed, Trail::default()),
-        }
+        envelope::decode_base64(text.as_bytes()).ok_or(DiscardReason::Malformed)
     }
 
     /// Handles one envelope in binary form: returns the reply to send back,
@@ -335,7 +438,17 @@ impl<R: Router> Gate<R> {
     /// [`Gate::handle`], also returning the debug reason (see [`Handled`]).
     pub fn handle_verbose(&self, sender: Sender<'_>, bytes: &[u8]) -> Handled {
         let mut trail = Trail::default();
-        match self.check(sender, bytes, &mut trail) {
+        let dispatch = |checked: Checked<'_>| match checked {
+            Checked::Call(call) => Some(Reply {
+                id: call.id,
+                result: self.router.call(call),
+            }),
+            Checked::Event(event) => {
+                self.deliver_event(event);
+                None
+            }
+        };
+        match self.check(sender, bytes, &mut trail, dispatch) {
             Ok(reply) => Handled {
                 reply,
                 debug_reason: None,
@@ -344,12 +457,54 @@ impl<R: Router> Gate<R> {
         }
     }
 
-    fn check(
+    /// Every check of [`Gate::handle`] without the dispatch, for routers the
+    /// gate cannot call itself (async ones). Returns the admitted message,
+    /// owned, or `None` when it was discarded (audited like any discard).
+    /// The audit event of an admitted message says `dispatched` (or
+    /// `delivered`): the caller must now run the command and send
+    /// `Reply { id, result }`, or deliver the event.
+    pub fn open_and_check(&self, sender: Sender<'_>, bytes: &[u8]) -> Option<Admitted> {
+        let mut trail = Trail::default();
+        match self.check(sender, bytes, &mut trail, |c| c.into_owned()) {
+            Ok(admitted) => Some(admitted),
+            Err(reason) => {
+                self.discard(sender, reason, trail);
+                None
+            }
+        }
+    }
+
+    /// [`Gate::open_and_check`] for an envelope in text transport form.
+    pub fn open_and_check_text(&self, sender: Sender<'_>, text: &str) -> Option<Admitted> {
+        match self.text_bytes(text) {
+            Ok(bytes) => self.open_and_check(sender, &bytes),
+            Err(reason) => {
+                self.discard(sender, reason, Trail::default());
+                None
+            }
+        }
+    }
+
+    /// Hands an event to the listeners registered with
+    /// [`Gate::with_listener`] (what [`Gate::handle`] does with an admitted
+    /// event).
+    pub fn deliver_event(&self, event: Event<'_>) {
+        for (name, listener) in &self.listeners {
+            if name == event.name {
+                listener(event);
+            }
+        }
+    }
+
+    /// Runs every check; on success hands the message to `dispatch` while it
+    /// still borrows the plaintext, then records the outcome.
+    fn check<T>(
         &self,
         sender: Sender<'_>,
         bytes: &[u8],
         trail: &mut Trail,
-    ) -> Result<Option<Reply>, DiscardReason> {
+        dispatch: impl FnOnce(Checked<'_>) -> T,
+    ) -> Result<T, DiscardReason> {
         if bytes.len() > self.max_envelope_len {
             return Err(DiscardReason::TooLarge);
         }
@@ -402,7 +557,7 @@ impl<R: Router> Gate<R> {
                 return Err(DiscardReason::RateLimited);
             }
         }
-        let reply = match &msg {
+        let (checked, outcome) = match &msg {
             Message::Invoke {
                 id,
                 cmd,
@@ -410,35 +565,27 @@ impl<R: Router> Gate<R> {
                 body,
             } => {
                 let args = args.as_object().ok_or(DiscardReason::BadMessage)?;
-                let result = self.router.call(Call {
+                let call = Call {
                     id: *id,
                     cmd,
                     args,
                     body,
                     sender,
-                });
-                Some(Reply { id: *id, result })
+                };
+                (Checked::Call(call), Outcome::Dispatched)
             }
             Message::Emit { event, payload } => {
-                for (name, listener) in &self.listeners {
-                    if name == event {
-                        listener(Event {
-                            name: event,
-                            payload,
-                            sender,
-                        });
-                    }
-                }
-                None
+                let event = Event {
+                    name: event,
+                    payload,
+                    sender,
+                };
+                (Checked::Event(event), Outcome::Delivered)
             }
         };
-        let outcome = if reply.is_some() {
-            Outcome::Dispatched
-        } else {
-            Outcome::Delivered
-        };
+        let dispatched = dispatch(checked);
         self.record(sender, outcome, None, std::mem::take(trail));
-        Ok(reply)
+        Ok(dispatched)
     }
 
     fn discard(&self, sender: Sender<'_>, reason: DiscardReason, trail: Trail) -> Handled {

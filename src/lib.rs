@@ -14,23 +14,30 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod adapters;
 pub mod audit;
 pub mod danger;
 pub mod envelope;
 pub mod frame;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod gate;
 pub mod key;
+pub mod learn;
 pub mod message;
 pub mod policy;
 pub mod rate;
 pub mod replay;
+pub mod router;
 
 pub use audit::{json_lines_sink, AuditEvent, CounterSnapshot, DiscardReason, Outcome};
 pub use frame::FrameDocument;
-pub use gate::{Call, Event, Gate, Handled, Handler, Reply, Router, Sender};
+pub use gate::{
+    Admitted, Call, CallRequest, Event, EventMessage, Gate, Handled, Handler, Reply, Router, Sender,
+};
 pub use key::LaunchKey;
 pub use message::{Limits, MessageKind};
-pub use policy::{Decision, Policy, PolicyError, PolicyErrors, PolicySource, Request};
+pub use policy::{Decision, Policy, PolicyError, PolicyErrors, PolicySource, Rate, Request};
 
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]

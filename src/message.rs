@@ -212,13 +212,24 @@ pub fn valid_name(name: &str) -> bool {
 struct RawMessage<'a> {
     #[serde(borrow)]
     kind: Cow<'a, str>,
+    // `present`: a field given as `null` is present (`"payload": null` is a
+    // valid payload; `"id": null` is invalid), not absent as serde's
+    // `Option` would have it.
+    #[serde(default, deserialize_with = "present")]
     id: Option<u64>,
-    #[serde(borrow)]
+    #[serde(borrow, default, deserialize_with = "present")]
     cmd: Option<Cow<'a, str>>,
+    #[serde(default, deserialize_with = "present")]
     args: Option<StrictValue>,
-    #[serde(borrow)]
+    #[serde(borrow, default, deserialize_with = "present")]
     event: Option<Cow<'a, str>>,
+    #[serde(default, deserialize_with = "present")]
     payload: Option<StrictValue>,
+}
+
+/// Deserializes a field that is in the JSON; absence is `default`'s `None`.
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
 }
 
 /// A JSON value whose objects have no duplicate keys, at any depth.

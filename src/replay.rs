@@ -90,6 +90,10 @@ pub enum ReplayError {
 #[derive(Debug, Default)]
 pub struct ReplayGuard {
     windows: HashMap<Box<str>, WindowState>,
+    /// The newest load of any forgotten window: a window the guard does not
+    /// track cannot start at or below it, so forgetting a window does not
+    /// make its accepted envelopes acceptable again.
+    retired: Option<u32>,
 }
 
 impl ReplayGuard {
@@ -125,6 +129,9 @@ impl ReplayGuard {
         let state = match self.windows.get_mut(window) {
             Some(state) => state,
             None => {
+                if self.retired.is_some_and(|r| load_id <= r) {
+                    return Err(ReplayError::StaleLoad);
+                }
                 self.insert(window, WindowState::fresh(load_id))?;
                 self.windows
                     .get_mut(window)
@@ -167,9 +174,13 @@ impl ReplayGuard {
         self.windows.is_empty()
     }
 
-    /// Forgets a window (it was closed), freeing its state.
+    /// Forgets a window (it was closed), freeing its state. Its loads, and
+    /// every older load, stay retired: a window seen again must start with
+    /// a newer load (as [`ReplayGuard::begin_load`] gives it).
     pub fn forget(&mut self, window: &str) {
-        self.windows.remove(window);
+        if let Some(state) = self.windows.remove(window) {
+            self.retired = Some(self.retired.map_or(state.load_id, |r| r.max(state.load_id)));
+        }
     }
 }
 

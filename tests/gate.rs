@@ -34,7 +34,9 @@ fn policy(text: &str) -> Policy {
 
 fn allow_greet() -> Policy {
     policy(
-        r#"{"version":1,"rules":[{"id":"greet","effect":"allow","commands":["greet"],"events":["ping"],"windows":["main"]}]}"#,
+        r#"{"version":1,"rules":[
+        {"id":"greet","effect":"allow","commands":["greet"],"windows":["main"],"args":{"type":"object","additional":true}},
+        {"id":"ping","effect":"allow","events":["ping"],"windows":["main"],"payload":{"type":"any"}}]}"#,
     )
 }
 

@@ -1,12 +1,53 @@
-//! Allowlist policy: file model, compiled form, decisions.
+//! The declarative allowlist policy: policy files (JSON, see
+//! `docs/POLICY.md`) are parsed with positions, walked into a validated
+//! model, composed into one immutable matcher, then asked per message.
 //!
-//! First cut: default deny, allow and deny rules over exact command and
-//! event names, optionally scoped by window label.
+//! ```text
+//! text ──json──▶ spanned tree ──model──▶ rules + limits ──compile──▶ Policy ──decide──▶ Decision
+//! ```
+//!
+//! Default deny; deny rules win within their own scope; names match exactly
+//! or by the `plugin:NAME|*` wildcard; argument constraints are checked
+//! here, not left to handlers. Every load-time problem is reported at once,
+//! with file, line, column and JSON pointer.
+//!
+//! ```
+//! use isogate::{MessageKind, Policy, PolicySource, Request};
+//!
+//! # fn main() -> Result<(), isogate::PolicyErrors> {
+//! let text = r#"{"version": 1, "rules": [
+//!   {"id": "greet", "effect": "allow", "commands": ["greet"], "windows": ["main"],
+//!    "args": {"type": "object", "properties": {"name": {"type": "string", "max_length": 32}}, "required": ["name"]}}
+//! ]}"#;
+//! let policy = Policy::load(&[PolicySource { name: "app.json", text }])?;
+//! let args = serde_json::json!({"name": "Ada"});
+//! let decision = policy.decide(&Request {
+//!     window: "main",
+//!     origin: "http://127.0.0.1:1420",
+//!     kind: MessageKind::Invoke,
+//!     name: "greet",
+//!     args: &args,
+//! });
+//! assert!(decision.allowed);
+//! assert_eq!(decision.rule.as_deref(), Some("greet"));
+//! # Ok(())
+//! # }
+//! ```
+
+mod compile;
+mod constraint;
+mod decide;
+mod errors;
+mod glob;
+mod json;
+mod model;
+mod origin;
+mod path;
+
+pub use errors::{PolicyError, PolicyErrors};
 
 use crate::message::{Limits, MessageKind};
-use serde::Deserialize;
 use serde_json::Value;
-use std::collections::BTreeSet;
 use std::path::Path;
 
 /// One policy file's name (used in errors) and text.
@@ -18,68 +59,12 @@ pub struct PolicySource<'a> {
     pub text: &'a str,
 }
 
-/// A load-time error, located in its file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PolicyError {
-    /// File name.
-    pub file: String,
-    /// 1-based line.
-    pub line: usize,
-    /// 1-based column.
-    pub column: usize,
-    /// JSON pointer of the offending value.
-    pub pointer: String,
-    /// Plain-words message.
-    pub message: String,
-}
-
-impl std::fmt::Display for PolicyError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{}:{}:{}: {}",
-            self.file, self.line, self.column, self.message
-        )?;
-        if !self.pointer.is_empty() {
-            write!(f, " (at `{}`)", self.pointer)?;
-        }
-        Ok(())
-    }
-}
-
-/// Every error found while loading a policy set.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PolicyErrors(pub Vec<PolicyError>);
-
-impl std::fmt::Display for PolicyErrors {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        for (i, e) in self.0.iter().enumerate() {
-            if i > 0 {
-                f.write_str("\n")?;
-            }
-            write!(f, "{e}")?;
-        }
-        Ok(())
-    }
-}
-
-impl std::error::Error for PolicyErrors {}
-
-/// A per-window message rate: a steady rate and a burst.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Rate {
-    /// Messages per second, sustained.
-    pub per_second: u32,
-    /// Messages allowed at once.
-    pub burst: u32,
-}
-
 /// What is being decided: one opened message from one sender.
 #[derive(Debug, Clone, Copy)]
 pub struct Request<'a> {
     /// Sender window label.
     pub window: &'a str,
-    /// Sender origin.
+    /// Sender origin, serialized (`scheme://host[:port]`).
     pub origin: &'a str,
     /// Command or event.
     pub kind: MessageKind,
@@ -94,167 +79,275 @@ pub struct Request<'a> {
 pub struct Decision {
     /// Whether the message may pass.
     pub allowed: bool,
-    /// Id of the deciding rule; `None` for the default deny.
+    /// Id of the deciding rule: the allow rule that let it pass, or the deny
+    /// rule that refused it; `None` for the default deny.
     pub rule: Option<String>,
     /// Human explanation.
     pub reason: String,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PolicyFile {
-    #[serde(rename = "$schema")]
-    _schema: Option<String>,
-    version: u32,
-    rules: Vec<RuleFile>,
+impl Decision {
+    /// The decision as one JSON line,
+    /// `{"decision":"allow"|"deny","rule":<id or null>,"reason":"..."}`, with
+    /// the fields in that order (the output of `isogate policy decide`).
+    pub fn to_json(&self) -> String {
+        let decision = if self.allowed { "allow" } else { "deny" };
+        let rule = match &self.rule {
+            Some(id) => Value::String(id.clone()).to_string(),
+            None => "null".to_owned(),
+        };
+        format!(
+            "{{\"decision\":\"{decision}\",\"rule\":{rule},\"reason\":{}}}",
+            Value::String(self.reason.clone())
+        )
+    }
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RuleFile {
-    id: String,
-    effect: Effect,
-    #[serde(default)]
-    commands: Vec<String>,
-    #[serde(default)]
-    events: Vec<String>,
-    windows: Vec<String>,
+/// A per-window message rate: a token bucket refilled at `per_second`
+/// tokens a second, holding at most `burst`. The gate enforces it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rate {
+    /// Sustained messages per second.
+    pub per_second: u32,
+    /// Most messages accepted at once after a quiet period.
+    pub burst: u32,
 }
 
-#[derive(Deserialize, Clone, Copy, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-enum Effect {
-    Allow,
-    Deny,
-}
-
-struct Rule {
-    id: String,
-    effect: Effect,
-    commands: BTreeSet<String>,
-    events: BTreeSet<String>,
-    windows: BTreeSet<String>,
-}
-
-/// A compiled, immutable policy set.
+/// A compiled, immutable policy set (`Send + Sync`; share it behind an
+/// `Arc`).
 pub struct Policy {
-    rules: Vec<Rule>,
+    rules: Vec<model::Rule>,
+    commands: compile::Index,
+    events: compile::Index,
     limits: Limits,
+    rate: Option<Rate>,
+}
+
+impl std::fmt::Debug for Policy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Policy")
+            .field("rules", &self.rules.len())
+            .field("names", &(self.commands.len() + self.events.len()))
+            .field("limits", &self.limits)
+            .field("rate", &self.rate)
+            .finish()
+    }
 }
 
 impl Policy {
-    /// Loads and compiles one or more policy files.
+    /// Loads, validates and composes policy files. The result does not
+    /// depend on the order of `sources`. Every error of every file is
+    /// reported, in file order, then by position.
     pub fn load(sources: &[PolicySource<'_>]) -> Result<Policy, PolicyErrors> {
-        let mut errors = Vec::new();
-        let mut rules = Vec::new();
-        for src in sources {
-            match serde_json::from_str::<PolicyFile>(src.text) {
-                Ok(file) if file.version == 1 => {
-                    rules.extend(file.rules.into_iter().map(|r| Rule {
-                        id: r.id,
-                        effect: r.effect,
-                        commands: r.commands.into_iter().collect(),
-                        events: r.events.into_iter().collect(),
-                        windows: r.windows.into_iter().collect(),
-                    }))
-                }
-                Ok(_) => errors.push(PolicyError {
-                    file: src.name.to_owned(),
-                    line: 1,
-                    column: 1,
-                    pointer: "/version".into(),
-                    message: "unsupported `version`, expected 1".into(),
-                }),
-                Err(e) => errors.push(PolicyError {
-                    file: src.name.to_owned(),
-                    line: e.line(),
-                    column: e.column(),
-                    pointer: String::new(),
-                    message: e.to_string(),
-                }),
+        let mut sinks: Vec<errors::Sink<'_>> =
+            sources.iter().map(|s| errors::Sink::new(s.name)).collect();
+        let mut models = Vec::new();
+        for (i, (src, sink)) in sources.iter().zip(sinks.iter_mut()).enumerate() {
+            match json::parse(src.text) {
+                Ok(doc) => models.push(model::walk(&doc, i, sink)),
+                Err(e) => sink.error(e.pos, &e.pointer, e.message),
             }
         }
-        if !errors.is_empty() {
-            return Err(PolicyErrors(errors));
+        let parsed_ok = sinks.iter().all(|s| s.errors.is_empty());
+        let compiled = if parsed_ok {
+            compile::compose(models, &mut sinks)
+        } else {
+            None
+        };
+        match compiled {
+            Some(c) if sinks.iter().all(|s| s.errors.is_empty()) => Ok(Policy {
+                rules: c.rules,
+                commands: c.commands,
+                events: c.events,
+                limits: c.limits,
+                rate: c.rate,
+            }),
+            _ => {
+                let mut all = Vec::new();
+                for mut sink in sinks {
+                    sink.errors.sort_by_key(|e| (e.line, e.column));
+                    all.append(&mut sink.errors);
+                }
+                Err(PolicyErrors(all))
+            }
         }
-        rules.sort_by(|a, b| a.id.cmp(&b.id));
-        Ok(Policy {
-            rules,
-            limits: Limits::default(),
-        })
     }
 
-    /// Reads and loads policy files from disk.
+    /// Reads and loads policy files from disk; errors name each file as
+    /// its path was given. Unreadable files are reported along with the
+    /// errors of the others.
     pub fn from_files<P: AsRef<Path>>(paths: &[P]) -> Result<Policy, PolicyErrors> {
         let mut texts = Vec::new();
+        let mut unreadable = Vec::new();
         for p in paths {
             let name = p.as_ref().display().to_string();
             match std::fs::read_to_string(p) {
                 Ok(text) => texts.push((name, text)),
-                Err(e) => {
-                    return Err(PolicyErrors(vec![PolicyError {
-                        file: name,
-                        line: 0,
-                        column: 0,
-                        pointer: String::new(),
-                        message: format!("cannot read file: {e}"),
-                    }]))
-                }
+                Err(e) => unreadable.push(PolicyError {
+                    file: name,
+                    line: 0,
+                    column: 0,
+                    pointer: String::new(),
+                    message: format!("cannot read file: {}", e.to_string().to_lowercase()),
+                    hint: None,
+                }),
             }
         }
         let sources: Vec<PolicySource<'_>> = texts
             .iter()
             .map(|(name, text)| PolicySource { name, text })
             .collect();
-        Self::load(&sources)
-    }
-
-    /// Decides one request.
-    pub fn decide(&self, req: &Request<'_>) -> Decision {
-        let matching = self.rules.iter().filter(|r| {
-            let names = match req.kind {
-                MessageKind::Invoke => &r.commands,
-                MessageKind::Emit => &r.events,
-            };
-            names.contains(req.name) && (r.windows.contains(req.window) || r.windows.contains("*"))
-        });
-        let mut allow = None;
-        for rule in matching {
-            if rule.effect == Effect::Deny {
-                return Decision {
-                    allowed: false,
-                    rule: Some(rule.id.clone()),
-                    reason: format!("denied by rule `{}`", rule.id),
-                };
+        match Self::load(&sources) {
+            Ok(policy) if unreadable.is_empty() => Ok(policy),
+            Ok(_) => Err(PolicyErrors(unreadable)),
+            Err(PolicyErrors(mut errors)) => {
+                unreadable.append(&mut errors);
+                Err(PolicyErrors(unreadable))
             }
-            allow.get_or_insert(rule);
-        }
-        match allow {
-            Some(rule) => Decision {
-                allowed: true,
-                rule: Some(rule.id.clone()),
-                reason: format!("allowed by rule `{}`", rule.id),
-            },
-            None => Decision {
-                allowed: false,
-                rule: None,
-                reason: format!("no rule allows `{}` for window `{}`", req.name, req.window),
-            },
         }
     }
 
-    /// Same as [`Policy::decide`]; named for hosts that log explanations.
+    /// Decides one request: a matching deny rule refuses it; otherwise the
+    /// allow rule with the smallest id whose scope and constraints pass lets
+    /// it through; otherwise it is refused by default, and the reason says
+    /// why each allow rule in scope did not pass.
+    pub fn decide(&self, req: &Request<'_>) -> Decision {
+        self.evaluate(req, false)
+    }
+
+    /// Same decision and rule as [`Policy::decide`], with a longer reason
+    /// (what a deny covers, which rules name the message but not this
+    /// sender). For logs and `isogate policy decide`, not the hot path.
     pub fn explain(&self, req: &Request<'_>) -> Decision {
-        self.decide(req)
+        self.evaluate(req, true)
     }
 
-    /// The per-window message rate, if the policy sets one.
-    pub fn rate(&self) -> Option<Rate> {
-        None
-    }
-
-    /// Decoding limits for messages under this policy.
+    /// Decoding limits for messages under this policy (the minimum of each
+    /// field over the files that set it, defaults otherwise).
     pub fn limits(&self) -> Limits {
         self.limits
+    }
+
+    /// The per-window rate, when any file sets one (the minimum of each
+    /// field over those files).
+    pub fn rate(&self) -> Option<Rate> {
+        self.rate
+    }
+
+    /// How many rules the composed policy has.
+    pub fn rule_count(&self) -> usize {
+        self.rules.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn load(text: &str) -> Policy {
+        Policy::load(&[PolicySource {
+            name: "p.json",
+            text,
+        }])
+        .unwrap()
+    }
+
+    fn errors(text: &str) -> Vec<String> {
+        Policy::load(&[PolicySource {
+            name: "p.json",
+            text,
+        }])
+        .unwrap_err()
+        .to_string()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+    }
+
+    fn ask(p: &Policy, window: &str, name: &str, args: Value) -> Decision {
+        p.decide(&Request {
+            window,
+            origin: "http://127.0.0.1:1420",
+            kind: MessageKind::Invoke,
+            name,
+            args: &args,
+        })
+    }
+
+    #[test]
+    fn is_send_and_sync() {
+        fn check<T: Send + Sync>() {}
+        check::<Policy>();
+    }
+
+    #[test]
+    fn end_to_end() {
+        let p = load(
+            r#"{"version": 1, "rules": [
+              {"id": "r", "effect": "allow", "commands": ["read_note"], "windows": ["main"],
+               "args": {"type": "object", "properties": {"path": {"type": "path", "base": "/notes", "glob": "*.md"}}, "required": ["path"]}},
+              {"id": "d", "effect": "deny", "commands": ["read_note"], "windows": ["settings"]}
+            ]}"#,
+        );
+        let ok = ask(&p, "main", "read_note", json!({"path": "a.md"}));
+        assert_eq!(
+            (ok.allowed, ok.rule.as_deref(), ok.reason.as_str()),
+            (true, Some("r"), "allowed by rule `r`")
+        );
+        let bad = ask(&p, "main", "read_note", json!({"path": "../x.md"}));
+        assert_eq!(
+            bad.reason,
+            "no rule allows command `read_note` for window `main` at origin `http://127.0.0.1:1420`: rule `r`: argument `path` contains a `..` segment"
+        );
+        assert_eq!(bad.rule, None);
+        let denied = ask(&p, "settings", "read_note", json!({"path": "a.md"}));
+        assert_eq!((denied.allowed, denied.rule.as_deref()), (false, Some("d")));
+        let none = ask(&p, "main", "read", json!({}));
+        assert_eq!(
+            none.reason,
+            "no rule allows command `read` for window `main` at origin `http://127.0.0.1:1420`"
+        );
+        assert_eq!(p.rule_count(), 2);
+    }
+
+    #[test]
+    fn decision_json() {
+        let d = Decision {
+            allowed: false,
+            rule: None,
+            reason: "a \"b\"".into(),
+        };
+        assert_eq!(
+            d.to_json(),
+            r#"{"decision":"deny","rule":null,"reason":"a \"b\""}"#
+        );
+        let d = Decision {
+            allowed: true,
+            rule: Some("x".into()),
+            reason: String::new(),
+        };
+        assert_eq!(
+            d.to_json(),
+            r#"{"decision":"allow","rule":"x","reason":""}"#
+        );
+    }
+
+    #[test]
+    fn collects_every_error() {
+        let e = errors(
+            "{\"version\": 1, \"rules\": [\n  {\"id\": \"A\", \"effect\": \"alow\", \"comands\": [\"x\"], \"windows\": []}\n]}",
+        );
+        assert_eq!(
+            e,
+            vec![
+                "p.json:2:10: invalid rule id `A` (at `/rules/0/id`)",
+                "  hint: ids are 1 to 128 characters from `a-z 0-9 . _ -` and start with a letter or digit",
+                "p.json:2:25: unknown effect `alow`, did you mean `allow`? (at `/rules/0/effect`)",
+                "p.json:2:33: unknown field `comands`, did you mean `commands`? (at `/rules/0/comands`)",
+                "p.json:2:62: `windows` is empty, so this rule can never match (at `/rules/0/windows`)",
+                "  hint: use `[\"*\"]` for every window",
+            ]
+        );
     }
 }

@@ -47,9 +47,10 @@ pub fn start_demo() -> Demo {
         .expect("start isogate demo");
     let stdout = child.stdout.take().expect("demo stdout");
     let mut line = String::new();
-    BufReader::new(stdout)
-        .read_line(&mut line)
-        .expect("demo prints its URL");
+    let mut reader = BufReader::new(stdout);
+    reader.read_line(&mut line).expect("demo prints its URL");
+    // Keep reading: a closed pipe would make the demo's next println panic.
+    std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
     let url = line.trim().to_owned();
     assert!(
         url.starts_with("http://127.0.0.1:"),

@@ -9,6 +9,7 @@
     clippy::indexing_slicing
 )]
 
+mod attacks;
 mod harness;
 
 use harness::*;
@@ -134,6 +135,10 @@ fn browser_end_to_end() {
         "isogate.seal({kind: 'invoke', id: 80, cmd: 'greet', args: {name: 'Old'}}).then(demo.toBase64)",
     );
     let old = old.as_str().expect("base64 envelope").to_owned();
+    // Chromium keeps at most 6 connections per host and every demo page holds
+    // two event streams open: close the earlier tabs so the new page can fetch.
+    settings.close(true).expect("close settings tab");
+    main.close(true).expect("close main tab");
     let main = open_page(&browser, &demo, "main");
     let stale = eval(&main, &format!("demo.send(demo.fromBase64('{old}'))"));
     assert_eq!(stale, Value::Null);
@@ -143,4 +148,19 @@ fn browser_end_to_end() {
         eval(&main, "isogate.invoke('add', {a: 2, b: 40})"),
         json!(42)
     );
+}
+
+#[test]
+fn browser_attacks() {
+    if !chromium_available() {
+        return;
+    }
+    let demo = start_demo();
+    let browser = launch_browser();
+    let tab = attacks::open_hostile_page(&browser, &demo, "main");
+    attacks::forged_seal_requests_are_never_sealed(&tab);
+    attacks::forged_transport_bytes_are_discarded(&tab);
+    attacks::replays_and_reorders(&tab);
+    // Last: it retires the page's own frame load.
+    attacks::frame_document_is_unreadable(&tab);
 }

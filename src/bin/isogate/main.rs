@@ -3,7 +3,9 @@
 
 mod demo;
 mod http;
+mod learn;
 mod open;
+mod policy_cmd;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -43,6 +45,29 @@ enum Command {
         #[arg(long = "policy", required = true)]
         policies: Vec<PathBuf>,
     },
+    /// Load policy files together and report every error (exit 0 valid, 1 invalid).
+    Check {
+        /// Policy files to compose.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Decide one opened message (docs/WIRE.md section 4 JSON) from MESSAGE
+    /// or stdin; print one JSON line (exit 0 allow, 1 deny, 2 error).
+    Decide {
+        /// Policy file(s); repeat to compose several.
+        #[arg(long = "policy", required = true)]
+        policies: Vec<PathBuf>,
+        /// The sender's window label.
+        #[arg(long)]
+        window: String,
+        /// The sender's origin.
+        #[arg(long)]
+        origin: String,
+        /// File holding the message JSON; `-` or nothing reads stdin.
+        message: Option<PathBuf>,
+    },
+    /// Print the JSON Schema of policy files.
+    Schema,
     /// Render an isolation-frame document (with a fresh key unless --key-file).
     Render {
         /// Window label the frame seals for.
@@ -61,6 +86,19 @@ enum Command {
         #[arg(long)]
         csp: bool,
     },
+    /// Infer a draft policy from traffic recorded in learning mode
+    /// (`Gate::with_learning`, debug builds); print it or write it to --output.
+    Learn {
+        /// The recording: one JSON line per opened message.
+        traffic: PathBuf,
+        /// Existing policy file(s): what they already allow or deny is not
+        /// learned, and the new rule ids do not clash with theirs.
+        #[arg(long = "policy")]
+        policies: Vec<PathBuf>,
+        /// Write the policy here instead of to standard output.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
 }
 
 fn main() {
@@ -73,6 +111,11 @@ fn main() {
             origin,
             policies,
         } => open::run(&key_file, &window, &origin, &policies),
+        Command::Check { files } => policy_cmd::check(&files),
+        Command::Decide { policies, window, origin, message } => {
+            policy_cmd::decide(&policies, &window, &origin, message.as_deref())
+        }
+        Command::Schema => policy_cmd::schema(),
         Command::Render {
             window,
             origin,
@@ -80,6 +123,11 @@ fn main() {
             key_file,
             csp,
         } => render(&window, &origin, hook.as_deref(), key_file.as_deref(), csp),
+        Command::Learn {
+            traffic,
+            policies,
+            output,
+        } => learn::run(&traffic, &policies, output.as_deref()),
     };
     std::process::exit(code);
 }

@@ -1,0 +1,424 @@
+//! Compiled argument and payload constraints, and checking values against
+//! them. Checking never allocates unless asked for a trace of where a value
+//! failed (only done once a message is already denied).
+
+use super::path::{PathFail, PathRule};
+use regex::Regex;
+use serde_json::{Number, Value};
+use std::cmp::Ordering;
+
+/// A compiled constraint: a type with its bounds, and optionally an enum.
+#[derive(Debug, Clone)]
+pub(crate) struct Constraint {
+    pub kind: Kind,
+    /// When set, the value must also equal one of these (see [`json_eq`]).
+    pub one_of: Option<Vec<Value>>,
+}
+
+/// The type-specific part of a constraint.
+#[derive(Debug, Clone)]
+pub(crate) enum Kind {
+    Any,
+    Null,
+    Boolean,
+    String {
+        pattern: Option<Pattern>,
+        min_length: Option<usize>,
+        max_length: Option<usize>,
+    },
+    Integer {
+        minimum: Option<Number>,
+        maximum: Option<Number>,
+    },
+    Number {
+        minimum: Option<Number>,
+        maximum: Option<Number>,
+    },
+    Array {
+        items: Box<Constraint>,
+        min_items: Option<usize>,
+        max_items: Option<usize>,
+    },
+    Object {
+        /// Sorted by name, for binary search.
+        properties: Vec<(String, Constraint)>,
+        required: Vec<String>,
+        additional: bool,
+    },
+    Path(PathRule),
+}
+
+/// A compiled, anchored regex and its source as written.
+#[derive(Debug, Clone)]
+pub(crate) struct Pattern {
+    pub source: String,
+    pub regex: Regex,
+}
+
+/// One step into a value, for locating a failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Step<'v> {
+    Key(&'v str),
+    Index(usize),
+}
+
+/// Why a value failed a constraint. Borrows from the constraint (`'c`) and
+/// the value (`'v`), so building it costs nothing.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Fail<'c, 'v> {
+    Type {
+        expected: &'static str,
+        got: &'static str,
+    },
+    NotInEnum,
+    Pattern(&'c str),
+    TooShort(usize),
+    TooLong(usize),
+    Below(&'c Number),
+    Above(&'c Number),
+    TooFewItems(usize),
+    TooManyItems(usize),
+    Unknown(&'v str),
+    Missing(&'c str),
+    Path(PathFail, &'c PathRule),
+}
+
+/// The JSON type name of a value, as used in messages.
+pub(crate) fn type_of(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(n) if n.is_f64() => "number",
+        Value::Number(_) => "integer",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+fn as_i128(n: &Number) -> Option<i128> {
+    n.as_i64()
+        .map(i128::from)
+        .or_else(|| n.as_u64().map(i128::from))
+}
+
+/// Compares numbers by value: exactly when both are integers, as 64-bit
+/// floats otherwise.
+pub(crate) fn cmp_numbers(a: &Number, b: &Number) -> Option<Ordering> {
+    match (as_i128(a), as_i128(b)) {
+        (Some(x), Some(y)) => Some(x.cmp(&y)),
+        _ => a.as_f64()?.partial_cmp(&b.as_f64()?),
+    }
+}
+
+/// JSON equality where numbers compare by value (`1` equals `1.0`).
+pub(crate) fn json_eq(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => cmp_numbers(x, y) == Some(Ordering::Equal),
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(p, q)| json_eq(p, q))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, p)| y.get(k).is_some_and(|q| json_eq(p, q)))
+        }
+        _ => a == b,
+    }
+}
+
+impl Constraint {
+    /// The empty object `{}` and nothing else: what a command rule without
+    /// `args` accepts.
+    pub(crate) fn empty_object() -> Self {
+        Constraint {
+            kind: Kind::Object {
+                properties: Vec::new(),
+                required: Vec::new(),
+                additional: false,
+            },
+            one_of: None,
+        }
+    }
+
+    /// `null` and nothing else: what an event rule without `payload` accepts.
+    pub(crate) fn null() -> Self {
+        Constraint {
+            kind: Kind::Null,
+            one_of: None,
+        }
+    }
+
+    /// Checks `v`. When `trace` is given and the check fails, it receives
+    /// the steps from `v` to the failing value, innermost first.
+    pub(crate) fn check<'c, 'v>(
+        &'c self,
+        v: &'v Value,
+        mut trace: Option<&mut Vec<Step<'v>>>,
+    ) -> Result<(), Fail<'c, 'v>> {
+        let wrong = |expected| Fail::Type {
+            expected,
+            got: type_of(v),
+        };
+        match &self.kind {
+            Kind::Any => {}
+            Kind::Null => {
+                if !v.is_null() {
+                    return Err(wrong("null"));
+                }
+            }
+            Kind::Boolean => {
+                if !v.is_boolean() {
+                    return Err(wrong("boolean"));
+                }
+            }
+            Kind::String {
+                pattern,
+                min_length,
+                max_length,
+            } => {
+                let s = v.as_str().ok_or_else(|| wrong("string"))?;
+                check_length(s, *min_length, *max_length)?;
+                if let Some(p) = pattern {
+                    if !p.regex.is_match(s) {
+                        return Err(Fail::Pattern(&p.source));
+                    }
+                }
+            }
+            Kind::Integer { minimum, maximum } => {
+                let n = v
+                    .as_number()
+                    .filter(|n| !n.is_f64())
+                    .ok_or_else(|| wrong("integer"))?;
+                check_bounds(n, minimum.as_ref(), maximum.as_ref())?;
+            }
+            Kind::Number { minimum, maximum } => {
+                let n = v.as_number().ok_or_else(|| wrong("number"))?;
+                check_bounds(n, minimum.as_ref(), maximum.as_ref())?;
+            }
+            Kind::Array {
+                items,
+                min_items,
+                max_items,
+            } => {
+                let a = v.as_array().ok_or_else(|| wrong("array"))?;
+                if let Some(min) = min_items {
+                    if a.len() < *min {
+                        return Err(Fail::TooFewItems(*min));
+                    }
+                }
+                if let Some(max) = max_items {
+                    if a.len() > *max {
+                        return Err(Fail::TooManyItems(*max));
+                    }
+                }
+                for (i, item) in a.iter().enumerate() {
+                    if let Err(fail) = items.check(item, trace.as_deref_mut()) {
+                        if let Some(t) = trace {
+                            t.push(Step::Index(i));
+                        }
+                        return Err(fail);
+                    }
+                }
+            }
+            Kind::Object {
+                properties,
+                required,
+                additional,
+            } => {
+                let o = v.as_object().ok_or_else(|| wrong("object"))?;
+                for name in required {
+                    if !o.contains_key(name) {
+                        return Err(Fail::Missing(name));
+                    }
+                }
+                for (key, value) in o {
+                    match properties.binary_search_by(|(k, _)| k.as_str().cmp(key)) {
+                        Ok(i) => {
+                            let Some((_, c)) = properties.get(i) else {
+                                continue;
+                            };
+                            if let Err(fail) = c.check(value, trace.as_deref_mut()) {
+                                if let Some(t) = trace {
+                                    t.push(Step::Key(key));
+                                }
+                                return Err(fail);
+                            }
+                        }
+                        Err(_) if *additional => {}
+                        Err(_) => return Err(Fail::Unknown(key)),
+                    }
+                }
+            }
+            Kind::Path(rule) => {
+                let s = v.as_str().ok_or_else(|| wrong("path (a string)"))?;
+                rule.check(s).map_err(|f| Fail::Path(f, rule))?;
+            }
+        }
+        match &self.one_of {
+            Some(values) if !values.iter().any(|e| json_eq(e, v)) => Err(Fail::NotInEnum),
+            _ => Ok(()),
+        }
+    }
+}
+
+fn check_length<'c>(
+    s: &str,
+    min: Option<usize>,
+    max: Option<usize>,
+) -> Result<(), Fail<'c, 'static>> {
+    if min.is_none() && max.is_none() {
+        return Ok(());
+    }
+    // Count at most one past the maximum: long inputs stop early.
+    let cap = max.map_or(usize::MAX, |m| m.saturating_add(1));
+    let len = s.chars().take(cap).count();
+    if let Some(min) = min {
+        if len < min {
+            return Err(Fail::TooShort(min));
+        }
+    }
+    if let Some(max) = max {
+        if len > max {
+            return Err(Fail::TooLong(max));
+        }
+    }
+    Ok(())
+}
+
+fn check_bounds<'c>(
+    n: &Number,
+    min: Option<&'c Number>,
+    max: Option<&'c Number>,
+) -> Result<(), Fail<'c, 'static>> {
+    if let Some(min) = min {
+        if !matches!(
+            cmp_numbers(n, min),
+            Some(Ordering::Greater | Ordering::Equal)
+        ) {
+            return Err(Fail::Below(min));
+        }
+    }
+    if let Some(max) = max {
+        if !matches!(cmp_numbers(n, max), Some(Ordering::Less | Ordering::Equal)) {
+            return Err(Fail::Above(max));
+        }
+    }
+    Ok(())
+}
+
+/// Describes a failure in words. `subject` names the checked value
+/// ("argument `a.b`", "payload"); `root_args` is true when the failing
+/// value is the args object itself (for "unknown argument" wording).
+pub(crate) fn describe(
+    fail: &Fail<'_, '_>,
+    subject: &str,
+    value: &Value,
+    root_args: bool,
+) -> String {
+    match fail {
+        Fail::Type { expected, got } => format!("{subject} must be {expected}, not {got}"),
+        Fail::NotInEnum => format!(
+            "{subject} is {}, which is not one of the allowed values",
+            short(value)
+        ),
+        Fail::Pattern(p) => format!("{subject} does not match pattern `{p}`"),
+        Fail::TooShort(n) => format!("{subject} is shorter than {n} characters"),
+        Fail::TooLong(n) => format!("{subject} is longer than {n} characters"),
+        Fail::Below(m) => format!("{subject} is {}, below minimum {m}", short(value)),
+        Fail::Above(m) => format!("{subject} is {}, above maximum {m}", short(value)),
+        Fail::TooFewItems(n) => format!("{subject} has fewer than {n} items"),
+        Fail::TooManyItems(n) => format!("{subject} has more than {n} items"),
+        Fail::Unknown(k) if root_args => format!("unknown argument `{k}`"),
+        Fail::Unknown(k) => format!("{subject} has unknown field `{k}`"),
+        Fail::Missing(k) if root_args => format!("missing argument `{k}`"),
+        Fail::Missing(k) => format!("{subject} lacks required field `{k}`"),
+        Fail::Path(f, rule) => format!("{subject} {}", f.describe(rule)),
+    }
+}
+
+/// A value for a message: numbers and short strings as is, others by type.
+fn short(v: &Value) -> String {
+    match v {
+        Value::Number(n) => n.to_string(),
+        Value::String(s) if s.chars().count() <= 40 => format!("`{s}`"),
+        Value::Bool(b) => b.to_string(),
+        Value::Null => "null".to_owned(),
+        other => format!("a {}", type_of(other)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn number_comparisons() {
+        let n = |v: Value| v.as_number().unwrap().clone();
+        assert_eq!(
+            cmp_numbers(&n(json!(1)), &n(json!(1.0))),
+            Some(Ordering::Equal)
+        );
+        assert_eq!(
+            cmp_numbers(&n(json!(u64::MAX)), &n(json!(i64::MIN))),
+            Some(Ordering::Greater)
+        );
+        assert!(json_eq(&json!({"a": [1, 2.0]}), &json!({"a": [1.0, 2]})));
+        assert!(!json_eq(&json!({"a": 1}), &json!({"a": 1, "b": 2})));
+        assert!(!json_eq(&json!("1"), &json!(1)));
+    }
+
+    #[test]
+    fn bounds_are_inclusive() {
+        let c = Constraint {
+            kind: Kind::Integer {
+                minimum: Some(Number::from(-2)),
+                maximum: Some(Number::from(5)),
+            },
+            one_of: None,
+        };
+        assert!(c.check(&json!(-2), None).is_ok());
+        assert!(c.check(&json!(5), None).is_ok());
+        assert!(matches!(c.check(&json!(6), None), Err(Fail::Above(_))));
+        assert!(matches!(c.check(&json!(-3), None), Err(Fail::Below(_))));
+        assert!(matches!(c.check(&json!(1.0), None), Err(Fail::Type { .. })));
+    }
+
+    #[test]
+    fn trace_points_at_the_failing_value() {
+        let inner = Constraint {
+            kind: Kind::Integer {
+                minimum: None,
+                maximum: Some(Number::from(3)),
+            },
+            one_of: None,
+        };
+        let c = Constraint {
+            kind: Kind::Object {
+                properties: vec![(
+                    "xs".into(),
+                    Constraint {
+                        kind: Kind::Array {
+                            items: Box::new(inner),
+                            min_items: None,
+                            max_items: None,
+                        },
+                        one_of: None,
+                    },
+                )],
+                required: vec![],
+                additional: false,
+            },
+            one_of: None,
+        };
+        let v = json!({"xs": [1, 2, 9]});
+        let mut trace = Vec::new();
+        assert!(c.check(&v, Some(&mut trace)).is_err());
+        assert_eq!(trace, vec![Step::Index(2), Step::Key("xs")]);
+        assert!(matches!(
+            c.check(&json!({"y": 1}), None),
+            Err(Fail::Unknown("y"))
+        ));
+    }
+}

@@ -1,0 +1,207 @@
+//! Decisions: one or two hash lookups for the candidate rules, then scope
+//! and constraint checks in id order. The allow path allocates only the
+//! decision's rule id and reason; explanations of a denial are built only
+//! once the message is already denied.
+
+use super::compile::Candidates;
+use super::constraint::{describe, Step};
+use super::model::{Effect, Rule};
+use super::origin::Origin;
+use super::{Decision, Policy, Request};
+use crate::message::MessageKind;
+use serde_json::Value;
+
+/// The sender's scope, with its origin parsed at most once, and only if a
+/// rule restricts origins.
+struct Scope<'r> {
+    window: &'r str,
+    origin: &'r str,
+    parsed: Option<Option<Origin<'r>>>,
+}
+
+impl<'r> Scope<'r> {
+    fn new(req: &Request<'r>) -> Self {
+        Self {
+            window: req.window,
+            origin: req.origin,
+            parsed: None,
+        }
+    }
+
+    fn window_ok(&self, rule: &Rule) -> bool {
+        rule.window_matches(self.window)
+    }
+
+    fn origin_ok(&mut self, rule: &Rule) -> bool {
+        let Some(patterns) = &rule.origins else {
+            return true;
+        };
+        let origin = self.origin;
+        let parsed = self.parsed.get_or_insert_with(|| Origin::parse(origin));
+        patterns.iter().any(|p| p.matches(parsed.as_ref()))
+    }
+
+    fn covers(&mut self, rule: &Rule) -> bool {
+        self.window_ok(rule) && self.origin_ok(rule)
+    }
+}
+
+fn kind_word(kind: MessageKind) -> &'static str {
+    match kind {
+        MessageKind::Invoke => "command",
+        MessageKind::Emit => "event",
+    }
+}
+
+impl Policy {
+    pub(crate) fn evaluate(&self, req: &Request<'_>, explain: bool) -> Decision {
+        let index = match req.kind {
+            MessageKind::Invoke => &self.commands,
+            MessageKind::Emit => &self.events,
+        };
+        let Some(cands) = index.lookup(req.name) else {
+            let mut reason = self.nothing_allows(req);
+            if explain {
+                reason.push_str("; no rule names it");
+            }
+            return deny(None, reason);
+        };
+        let mut scope = Scope::new(req);
+        // Lists are in id order, so the first match is the smallest id.
+        for rule in self.rules_at(&cands.deny) {
+            if scope.covers(rule) {
+                let mut reason = format!("denied by rule `{}`", rule.id);
+                if explain {
+                    reason.push_str(&format!(
+                        ": it denies {} `{}` for window `{}` at origin `{}`, whatever any allow rule says",
+                        kind_word(req.kind),
+                        req.name,
+                        req.window,
+                        req.origin
+                    ));
+                }
+                return deny(Some(rule.id.clone()), reason);
+            }
+        }
+        for rule in self.rules_at(&cands.allow) {
+            if scope.covers(rule) && rule.constraint.check(req.args, None).is_ok() {
+                return Decision {
+                    allowed: true,
+                    rule: Some(rule.id.clone()),
+                    reason: format!("allowed by rule `{}`", rule.id),
+                };
+            }
+        }
+        self.denied_by_default(req, cands, &mut scope, explain)
+    }
+
+    fn rules_at<'a>(&'a self, indices: &'a [usize]) -> impl Iterator<Item = &'a Rule> + 'a {
+        indices.iter().filter_map(|&i| self.rules.get(i))
+    }
+
+    fn nothing_allows(&self, req: &Request<'_>) -> String {
+        format!(
+            "no rule allows {} `{}` for window `{}` at origin `{}`",
+            kind_word(req.kind),
+            req.name,
+            req.window,
+            req.origin
+        )
+    }
+
+    /// The reason for a default deny: which allow rules were in scope and
+    /// why their constraints failed (and, when explaining, which rules name
+    /// the message but not this sender).
+    fn denied_by_default(
+        &self,
+        req: &Request<'_>,
+        cands: &Candidates,
+        scope: &mut Scope<'_>,
+        explain: bool,
+    ) -> Decision {
+        let mut reason = self.nothing_allows(req);
+        let mut sep = ": ";
+        for rule in self.rules_at(&cands.allow) {
+            if !scope.covers(rule) {
+                continue;
+            }
+            let mut trace = Vec::new();
+            if let Err(fail) = rule.constraint.check(req.args, Some(&mut trace)) {
+                trace.reverse();
+                let (subject, value) = locate(req, &trace);
+                let root_args = req.kind == MessageKind::Invoke && trace.is_empty();
+                reason.push_str(sep);
+                reason.push_str(&format!(
+                    "rule `{}`: {}",
+                    rule.id,
+                    describe(&fail, &subject, value, root_args)
+                ));
+                sep = "; ";
+            }
+        }
+        if explain {
+            let rules = self
+                .rules_at(&cands.deny)
+                .chain(self.rules_at(&cands.allow));
+            for rule in rules {
+                let why = if !scope.window_ok(rule) {
+                    format!("not for window `{}`", req.window)
+                } else if !scope.origin_ok(rule) {
+                    format!("not at origin `{}`", req.origin)
+                } else {
+                    continue;
+                };
+                let effect = match rule.effect {
+                    Effect::Allow => "allow",
+                    Effect::Deny => "deny",
+                };
+                reason.push_str(sep);
+                reason.push_str(&format!(
+                    "{effect} rule `{}` names {} `{}` but {why}",
+                    rule.id,
+                    kind_word(req.kind),
+                    req.name
+                ));
+                sep = "; ";
+            }
+        }
+        deny(None, reason)
+    }
+}
+
+fn deny(rule: Option<String>, reason: String) -> Decision {
+    Decision {
+        allowed: false,
+        rule,
+        reason,
+    }
+}
+
+/// Names the value a trace leads to ("argument `a.b[2]`", "payload") and
+/// finds it.
+fn locate<'v>(req: &Request<'v>, trace: &[Step<'_>]) -> (String, &'v Value) {
+    let mut path = String::new();
+    let mut value = req.args;
+    for step in trace {
+        match step {
+            Step::Key(k) => {
+                if !path.is_empty() {
+                    path.push('.');
+                }
+                path.push_str(k);
+                value = value.get(*k).unwrap_or(value);
+            }
+            Step::Index(i) => {
+                path.push_str(&format!("[{i}]"));
+                value = value.get(*i).unwrap_or(value);
+            }
+        }
+    }
+    let subject = match (req.kind, path.is_empty()) {
+        (MessageKind::Invoke, true) => "arguments".to_owned(),
+        (MessageKind::Invoke, false) => format!("argument `{path}`"),
+        (MessageKind::Emit, true) => "payload".to_owned(),
+        (MessageKind::Emit, false) => format!("payload `{path}`"),
+    };
+    (subject, value)
+}

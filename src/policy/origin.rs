@@ -1,0 +1,389 @@
+//! Origins, parsed and compared component by component — never as string
+//! prefixes, so `https://app.example.com.evil.net` is not
+//! `https://app.example.com`.
+
+/// A request origin split into its parts (borrowed; parsing never allocates).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Origin<'a> {
+    /// Scheme as written (compared case-insensitively).
+    pub scheme: &'a str,
+    /// Host as written (compared case-insensitively); IPv6 keeps its brackets.
+    pub host: &'a str,
+    /// Port, with the scheme's default filled in (`None` for custom schemes
+    /// without an explicit port).
+    pub port: Option<u16>,
+}
+
+/// One entry of a rule's `origins`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum OriginPattern {
+    /// `*`: every origin, even one that does not parse (e.g. `null`).
+    Any,
+    /// `scheme://host[:port]`.
+    Exact {
+        /// Lowercase scheme.
+        scheme: String,
+        host: HostPattern,
+        port: PortPattern,
+    },
+}
+
+/// The host part of an origin pattern.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum HostPattern {
+    /// One host, lowercase.
+    Exact(String),
+    /// `*.example.com`, stored as `.example.com`: one or more whole labels
+    /// before the suffix.
+    Subdomains(String),
+}
+
+/// The port part of an origin pattern.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PortPattern {
+    /// `:*`: any port, or none.
+    Any,
+    /// This port (the default one when none was written; `None` for a
+    /// custom scheme without a port).
+    Exact(Option<u16>),
+}
+
+/// The port a scheme implies when none is written.
+fn default_port(scheme: &str) -> Option<u16> {
+    if scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("ws") {
+        Some(80)
+    } else if scheme.eq_ignore_ascii_case("https") || scheme.eq_ignore_ascii_case("wss") {
+        Some(443)
+    } else {
+        None
+    }
+}
+
+fn valid_scheme(s: &str) -> bool {
+    let mut bytes = s.bytes();
+    bytes.next().is_some_and(|b| b.is_ascii_alphabetic())
+        && bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
+}
+
+/// A DNS-style name (non-empty labels of letters, digits, `-` and `_`) or a
+/// bracketed IPv6 address.
+fn valid_host(h: &str) -> bool {
+    if let Some(inner) = h.strip_prefix('[').and_then(|r| r.strip_suffix(']')) {
+        return !inner.is_empty()
+            && inner.contains(':')
+            && inner
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() || matches!(b, b':' | b'.'));
+    }
+    !h.is_empty()
+        && h.len() <= 253
+        && h.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_'))
+        })
+}
+
+/// Splits `host[:port]` (the part after `://`); the port text is returned raw.
+fn split_host_port(rest: &str) -> (&str, Option<&str>) {
+    if rest.starts_with('[') {
+        return match rest.find(']') {
+            Some(end) => {
+                let (host, after) = rest.split_at(end + 1);
+                match after.strip_prefix(':') {
+                    Some(port) => (host, Some(port)),
+                    None if after.is_empty() => (host, None),
+                    // Garbage after `]`: keep it in the host so it fails.
+                    None => (rest, None),
+                }
+            }
+            None => (rest, None),
+        };
+    }
+    match rest.split_once(':') {
+        Some((host, port)) => (host, Some(port)),
+        None => (rest, None),
+    }
+}
+
+fn parse_port(p: &str) -> Option<u16> {
+    if p.is_empty() || p.len() > 5 || !p.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    p.parse::<u16>().ok().filter(|&n| n != 0)
+}
+
+impl<'a> Origin<'a> {
+    /// Parses a serialized origin, `scheme://host[:port]`, nothing more.
+    /// Anything else (a path, user info, `null`) is `None`.
+    pub(crate) fn parse(s: &'a str) -> Option<Origin<'a>> {
+        let (scheme, rest) = s.split_once("://")?;
+        if !valid_scheme(scheme) {
+            return None;
+        }
+        let (host, port) = split_host_port(rest);
+        if !valid_host(host) {
+            return None;
+        }
+        let port = match port {
+            Some(p) => Some(parse_port(p)?),
+            None => default_port(scheme),
+        };
+        Some(Origin { scheme, host, port })
+    }
+}
+
+impl OriginPattern {
+    /// Parses one `origins` entry; the error is a message and an optional
+    /// hint.
+    pub(crate) fn parse(s: &str) -> Result<OriginPattern, (String, Option<String>)> {
+        if s == "*" {
+            return Ok(OriginPattern::Any);
+        }
+        let shape = || {
+            (
+                format!("invalid origin `{s}`"),
+                Some("write `scheme://host` or `scheme://host:port` (port may be `*`), or `*` for any origin".to_owned()),
+            )
+        };
+        let (scheme, rest) = s.split_once("://").ok_or_else(shape)?;
+        if !valid_scheme(scheme) {
+            return Err(shape());
+        }
+        if let Some(cut) = rest.find(['/', '?', '#']) {
+            let kind = match rest.get(cut..cut + 1) {
+                Some("?") => "a query",
+                Some("#") => "a fragment",
+                _ => "a path",
+            };
+            let trimmed = format!("{scheme}://{}", rest.get(..cut).unwrap_or(rest));
+            return Err((
+                format!("origin `{s}` has {kind}; an origin is only `scheme://host[:port]`"),
+                Some(format!("write `{trimmed}`")),
+            ));
+        }
+        if rest.contains('@') {
+            return Err((
+                format!("origin `{s}` has user info; an origin is only `scheme://host[:port]`"),
+                None,
+            ));
+        }
+        let (host, port) = split_host_port(rest);
+        let host = host.to_ascii_lowercase();
+        let host = if host == "*" {
+            return Err((
+                format!("origin `{s}` has `*` as its host"),
+                Some(
+                    "use `*` alone to allow every origin, or `*.example.com` for subdomains"
+                        .to_owned(),
+                ),
+            ));
+        } else if let Some(suffix) = host.strip_prefix("*.") {
+            if !valid_host(suffix) || suffix.starts_with('[') {
+                return Err(shape());
+            }
+            HostPattern::Subdomains(format!(".{suffix}"))
+        } else if host.contains('*') {
+            return Err((
+                format!("origin `{s}` has a `*` inside its host"),
+                Some(
+                    "only a whole leftmost label may be `*`, as in `https://*.example.com`"
+                        .to_owned(),
+                ),
+            ));
+        } else if valid_host(&host) {
+            HostPattern::Exact(host)
+        } else {
+            return Err(shape());
+        };
+        let port = match port {
+            Some("*") => PortPattern::Any,
+            Some(p) => PortPattern::Exact(Some(parse_port(p).ok_or_else(|| {
+                (
+                    format!("invalid port in origin `{s}`"),
+                    Some("a port is a number from 1 to 65535, or `*`".to_owned()),
+                )
+            })?)),
+            None => PortPattern::Exact(default_port(scheme)),
+        };
+        Ok(OriginPattern::Exact {
+            scheme: scheme.to_ascii_lowercase(),
+            host,
+            port,
+        })
+    }
+
+    /// Whether a request origin matches; `origin` is `None` when the
+    /// request's origin did not parse.
+    pub(crate) fn matches(&self, origin: Option<&Origin<'_>>) -> bool {
+        let (scheme, host, port) = match self {
+            OriginPattern::Any => return true,
+            OriginPattern::Exact { scheme, host, port } => (scheme, host, port),
+        };
+        let Some(o) = origin else { return false };
+        o.scheme.eq_ignore_ascii_case(scheme)
+            && match host {
+                HostPattern::Exact(h) => o.host.eq_ignore_ascii_case(h),
+                HostPattern::Subdomains(suffix) => {
+                    o.host.len() > suffix.len()
+                        && o.host
+                            .get(o.host.len() - suffix.len()..)
+                            .is_some_and(|tail| tail.eq_ignore_ascii_case(suffix))
+                }
+            }
+            && match port {
+                PortPattern::Any => true,
+                PortPattern::Exact(p) => *p == o.port,
+            }
+    }
+
+    /// Whether every origin this pattern matches, `other` matches too
+    /// (used to find allow rules a deny rule shadows).
+    pub(crate) fn covers(&self, other: &OriginPattern) -> bool {
+        match (self, other) {
+            (OriginPattern::Any, _) => true,
+            (_, OriginPattern::Any) => false,
+            (
+                OriginPattern::Exact {
+                    scheme: s1,
+                    host: h1,
+                    port: p1,
+                },
+                OriginPattern::Exact {
+                    scheme: s2,
+                    host: h2,
+                    port: p2,
+                },
+            ) => {
+                let hosts = match (h1, h2) {
+                    (HostPattern::Exact(a), HostPattern::Exact(b)) => a == b,
+                    (HostPattern::Subdomains(a), HostPattern::Exact(b)) => {
+                        b.len() > a.len() && b.ends_with(a.as_str())
+                    }
+                    (HostPattern::Subdomains(a), HostPattern::Subdomains(b)) => {
+                        b.ends_with(a.as_str())
+                    }
+                    (HostPattern::Exact(_), HostPattern::Subdomains(_)) => false,
+                };
+                let ports = *p1 == PortPattern::Any || p1 == p2;
+                s1 == s2 && hosts && ports
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pat(s: &str) -> OriginPattern {
+        OriginPattern::parse(s).unwrap()
+    }
+
+    fn m(p: &str, o: &str) -> bool {
+        pat(p).matches(Origin::parse(o).as_ref())
+    }
+
+    #[test]
+    fn parses_request_origins() {
+        assert_eq!(
+            Origin::parse("http://127.0.0.1:8917"),
+            Some(Origin {
+                scheme: "http",
+                host: "127.0.0.1",
+                port: Some(8917)
+            })
+        );
+        assert_eq!(Origin::parse("https://a.b").unwrap().port, Some(443));
+        assert_eq!(Origin::parse("tauri://localhost").unwrap().port, None);
+        assert_eq!(Origin::parse("http://[::1]:80").unwrap().host, "[::1]");
+        for bad in [
+            "null",
+            "",
+            "http://",
+            "http://a/",
+            "http://a/path",
+            "http://u@a",
+            "http://a:",
+            "http://a:0",
+            "http://a:65536",
+            "http://a:+1",
+            "http://a..b",
+            "http://a.",
+            "http://.a",
+            "http://a b",
+            "http://%61",
+            "1http://a",
+            "http://[::1",
+            "http://[::1]x",
+            "http://a?x",
+            "http://a#x",
+            "http://é.com",
+        ] {
+            assert_eq!(Origin::parse(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn matching() {
+        assert!(m("http://127.0.0.1:*", "http://127.0.0.1:8917"));
+        assert!(m("http://127.0.0.1:*", "http://127.0.0.1"));
+        assert!(!m("http://127.0.0.1:*", "https://127.0.0.1:8917"));
+        assert!(m("http://localhost", "http://localhost:80"));
+        assert!(m("http://localhost:80", "http://localhost"));
+        assert!(!m("http://localhost", "http://localhost:8080"));
+        assert!(m("https://example.com", "https://EXAMPLE.com:443"));
+        assert!(m("HTTPS://Example.COM", "https://example.com"));
+        assert!(m("https://*.example.com", "https://app.example.com"));
+        assert!(m("https://*.example.com", "https://a.b.example.com"));
+        assert!(!m("https://*.example.com", "https://example.com"));
+        assert!(!m(
+            "https://*.example.com",
+            "https://app.example.com.evil.net"
+        ));
+        assert!(!m("https://*.example.com", "https://evilexample.com"));
+        assert!(!m(
+            "https://app.example.com",
+            "https://app.example.com.evil.net"
+        ));
+        assert!(!m("tauri://localhost", "tauri://localhost:1"));
+        assert!(m("tauri://localhost:*", "tauri://localhost"));
+        assert!(m("http://[::1]:*", "http://[::1]:5"));
+        assert!(m("*", "null"));
+        assert!(!m("http://localhost:*", "null"));
+    }
+
+    #[test]
+    fn pattern_errors() {
+        let e = |s: &str| OriginPattern::parse(s).unwrap_err();
+        assert_eq!(
+            e("http://a.com/"),
+            (
+                "origin `http://a.com/` has a path; an origin is only `scheme://host[:port]`"
+                    .into(),
+                Some("write `http://a.com`".into())
+            )
+        );
+        assert!(e("http://a.com?x").0.contains("a query"));
+        assert!(e("http://u@a.com").0.contains("user info"));
+        assert!(e("http://*").0.contains("`*` as its host"));
+        assert!(e("http://a*.com").0.contains("inside its host"));
+        assert!(e("http://a:99999").0.contains("invalid port"));
+        assert!(e("localhost:8080").0.contains("invalid origin"));
+        assert!(e("http://*.[::1]").0.contains("invalid origin"));
+    }
+
+    #[test]
+    fn coverage() {
+        assert!(pat("*").covers(&pat("http://a")));
+        assert!(!pat("http://a").covers(&pat("*")));
+        assert!(pat("https://*.e.com").covers(&pat("https://a.e.com")));
+        assert!(pat("https://*.e.com").covers(&pat("https://*.a.e.com")));
+        assert!(!pat("https://*.e.com").covers(&pat("https://e.com")));
+        assert!(pat("http://a:*").covers(&pat("http://a:81")));
+        assert!(!pat("http://a:81").covers(&pat("http://a:*")));
+        assert!(pat("http://a").covers(&pat("http://a:80")));
+    }
+}
