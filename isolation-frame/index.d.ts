@@ -55,8 +55,14 @@ export interface TauriIsolationPayload {
   payload: unknown;
 }
 
+/**
+ * A hook written for Tauri's Isolation pattern (`window.__TAURI_ISOLATION_HOOK__`),
+ * used unchanged. Tauri 2 hooks may declare a second parameter; isogate never
+ * passes one (it is `undefined`).
+ */
 export type TauriIsolationHook = (
   payload: TauriIsolationPayload,
+  options?: any,
 ) => TauriIsolationPayload | null | Promise<TauriIsolationPayload | null>;
 
 /** A reply of the core (docs/WIRE.md section 6), in clear. */

@@ -41,7 +41,8 @@ pub const POLICY: &str = r#"{"version": 1, "rules": [
   {"id": "upload", "effect": "allow", "commands": ["upload"], "windows": ["main", "settings"],
    "args": {"type": "object"}},
   {"id": "no-upload-in-settings", "effect": "deny", "commands": ["upload"], "windows": ["settings"]},
-  {"id": "clicked", "effect": "allow", "events": ["clicked"], "windows": ["main"]}
+  {"id": "clicked", "effect": "allow", "events": ["clicked"], "windows": ["main"],
+   "payload": {"type": "object", "properties": {"n": {"type": "integer", "minimum": 0}}}}
 ]}"#;
 
 const MAIN: Sender<'static> = Sender {
@@ -426,9 +427,16 @@ const MAX_HISTORY: usize = 64;
 /// them, with exactly what was sealed, at most once per sealed envelope, and
 /// that a reply comes back exactly when the router was called.
 pub fn gate_sequence(data: &[u8]) {
-    let Some(policy) = fixed_policy() else { return };
-    let decider = fixed_policy();
-    let Some(decider) = decider else { return };
+    let _ = gate_sequence_counts(data);
+}
+
+/// [`gate_sequence`], returning how many commands reached the router and
+/// how many events reached the listener (tests use it to check that the
+/// target exercises dispatch at all).
+pub fn gate_sequence_counts(data: &[u8]) -> (usize, usize) {
+    let (Some(policy), Some(decider)) = (fixed_policy(), fixed_policy()) else {
+        return (0, 0);
+    };
     let router = Recorder::default();
     let delivered: Arc<Mutex<Vec<u64>>> = Arc::default();
     let sink = Arc::clone(&delivered);
@@ -446,7 +454,7 @@ pub fn gate_sequence(data: &[u8]) {
     let mut current: [Option<usize>; 2] = [None, None];
     for (w, window) in WINDOWS.iter().enumerate() {
         let Ok(doc) = gate.render_frame(window, ORIGIN, None) else {
-            return;
+            return (0, 0);
         };
         if let Some(slot) = current.get_mut(w) {
             *slot = Some(sealers.len());
@@ -609,6 +617,14 @@ pub fn gate_sequence(data: &[u8]) {
             }
         }
     }
+    let count = |kind| {
+        sealed
+            .iter()
+            .filter(|s| s.kind == kind)
+            .map(|s| s.dispatched)
+            .sum()
+    };
+    (count(MessageKind::Invoke), count(MessageKind::Emit))
 }
 
 /// A short length (0..=31) taken from the script.

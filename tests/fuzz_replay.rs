@@ -122,3 +122,20 @@ fn sealed_seeds_open_and_dispatch_once() {
         fuzzing::envelope_decode(&flipped);
     }
 }
+
+#[test]
+fn gate_target_reaches_the_router_and_the_listener() {
+    // If the fixed policy denied everything, the gate target would assert
+    // nothing about dispatch. Seal and send an allowed command, and an
+    // allowed event, from `main`.
+    let script = [
+        0, 1, 1, 1, 1, 0, // seal invoke `read_note` {"name": "Ada"}: denied
+        0, 1, 2, 1, 1, 0, // seal invoke `read_note` {"path": "/notes/todo.md"}
+        0, 1, 0, 0, 0, // seal emit `clicked` {"n": 2}
+        2, 0, 0, 1, 1, // send envelope 0 from main
+        2, 1, 0, 1, 1, // send envelope 1
+        2, 2, 0, 1, 1, // send envelope 2
+        2, 1, 0, 1, 1, // replay envelope 1
+    ];
+    assert_eq!(fuzzing::gate_sequence_counts(&script), (1, 1));
+}

@@ -9,6 +9,9 @@
     clippy::panic,
     clippy::indexing_slicing
 )]
+// Learning mode (`Gate::with_learning`) exists in debug builds only; in
+// release builds only the record-format test runs.
+#![cfg_attr(not(debug_assertions), allow(dead_code, unused_imports))]
 
 use isogate::danger::{self, Sealer};
 use isogate::learn::{self, Options};

@@ -112,9 +112,12 @@ fn main() {
             policies,
         } => open::run(&key_file, &window, &origin, &policies),
         Command::Check { files } => policy_cmd::check(&files),
-        Command::Decide { policies, window, origin, message } => {
-            policy_cmd::decide(&policies, &window, &origin, message.as_deref())
-        }
+        Command::Decide {
+            policies,
+            window,
+            origin,
+            message,
+        } => policy_cmd::decide(&policies, &window, &origin, message.as_deref()),
         Command::Schema => policy_cmd::schema(),
         Command::Render {
             window,
