@@ -166,3 +166,62 @@ fn render_prints_a_frame_document_with_a_hash_only_csp() {
         )
     );
 }
+
+/// Starts `isogate demo --port 0` with extra flags; returns the child and its URL.
+fn demo(extra: &[&str]) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_isogate"))
+        .args(["demo", "--port", "0"])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    (child, line.trim().to_owned())
+}
+
+/// POSTs `body` to the demo's /ipc and returns the raw response head.
+fn post_ipc(url: &str, body: &[u8]) -> String {
+    use std::io::Read;
+    let addr = url.trim_start_matches("http://").trim_end_matches('/');
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    let head = format!(
+        "POST /ipc?window=main HTTP/1.1\r\nHost: {addr}\r\nOrigin: http://{addr}\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(body).unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
+}
+
+#[test]
+fn demo_tells_the_page_why_only_in_debug_builds_that_opt_in() {
+    let (mut plain, url) = demo(&[]);
+    let response = post_ipc(&url, b"not an envelope");
+    let _ = plain.kill();
+    assert!(response.starts_with("HTTP/1.1 204"), "{response}");
+    assert!(
+        !response.to_ascii_lowercase().contains("x-isogate-debug"),
+        "{response}"
+    );
+
+    if cfg!(debug_assertions) {
+        let (mut verbose, url) = demo(&["--debug-reasons"]);
+        let response = post_ipc(&url, b"not an envelope");
+        let _ = verbose.kill();
+        assert!(
+            response.contains("X-Isogate-Debug: isogate discarded the message: malformed"),
+            "{response}"
+        );
+    } else {
+        let (code, _, stderr) = isogate(&["demo", "--port", "0", "--debug-reasons"], "");
+        assert_eq!(code, 2);
+        assert!(stderr.contains("only in debug builds"), "{stderr}");
+    }
+}

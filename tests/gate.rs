@@ -450,3 +450,87 @@ fn learning_mode_records_opened_messages_and_still_enforces() {
         "the policy is still enforced"
     );
 }
+
+#[test]
+fn reload_under_concurrent_traffic_is_atomic() {
+    // Two policies that differ in one argument bound: every call must be
+    // decided wholly by one of them, and a broken set never replaces either.
+    let narrow = r#"{"version":1,"rules":[{"id":"narrow","effect":"allow","commands":["greet"],"windows":["*"],
+        "args":{"type":"object","properties":{"n":{"type":"integer","minimum":0,"maximum":10}},"required":["n"]}}]}"#;
+    let wide = r#"{"version":1,"rules":[{"id":"wide","effect":"allow","commands":["greet"],"windows":["*"],
+        "args":{"type":"object","properties":{"n":{"type":"integer","minimum":0,"maximum":1000}},"required":["n"]}}]}"#;
+    let broken = r#"{"version":1,"rules":[{"id":"x","effect":"allow","commands":["greet"]}]}"#;
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&log);
+    let calls = Arc::new(AtomicUsize::new(0));
+    let gate = Arc::new(
+        Gate::new(
+            danger::key_from_bytes(KEY),
+            policy(narrow),
+            Counting {
+                calls: Arc::clone(&calls),
+            },
+        )
+        .with_audit_rate(u32::MAX, u32::MAX)
+        .with_audit(move |e: &AuditEvent| sink.lock().unwrap().push(e.clone())),
+    );
+    let senders: Vec<_> = (0..3)
+        .map(|t| {
+            let gate = Arc::clone(&gate);
+            std::thread::spawn(move || {
+                let window = format!("w{t}");
+                let mut sealer = Sealer::new(KEY, &window, ORIGIN, 1);
+                for i in 0..400u64 {
+                    let n = if i % 2 == 0 { 5 } else { 500 };
+                    gate.handle(
+                        Sender {
+                            window: &window,
+                            origin: ORIGIN,
+                        },
+                        &sealer.invoke(i, "greet", json!({ "n": n })),
+                    );
+                }
+            })
+        })
+        .collect();
+    let swapper = {
+        let gate = Arc::clone(&gate);
+        std::thread::spawn(move || {
+            for i in 0..300 {
+                let text = if i % 2 == 0 { wide } else { narrow };
+                gate.reload_policy(&[PolicySource {
+                    name: "p.json",
+                    text,
+                }])
+                .unwrap();
+                assert!(gate
+                    .reload_policy(&[PolicySource {
+                        name: "bad.json",
+                        text: broken
+                    }])
+                    .is_err());
+            }
+        })
+    };
+    swapper.join().unwrap();
+    for s in senders {
+        s.join().unwrap();
+    }
+    let events = log.lock().unwrap();
+    assert_eq!(events.len(), 1200, "every message audited once");
+    let (mut small, mut big_wide, mut big_denied) = (0, 0, 0);
+    for e in events.iter() {
+        assert_eq!(e.name.as_deref(), Some("greet"));
+        let n = e.seq.unwrap() % 2; // even seq carries n = 5, odd n = 500
+        match (n, e.outcome, e.reason, e.rule.as_deref()) {
+            (0, Outcome::Dispatched, None, Some("narrow" | "wide")) => small += 1,
+            (1, Outcome::Dispatched, None, Some("wide")) => big_wide += 1,
+            (1, Outcome::Discarded, Some(DiscardReason::Denied), None) => big_denied += 1,
+            other => panic!("torn or unexpected decision {other:?}"),
+        }
+    }
+    assert_eq!(small, 600);
+    assert_eq!(big_wide + big_denied, 600);
+    assert_eq!(calls.load(Ordering::SeqCst), small + big_wide);
+    eprintln!("n=500 under wide: {big_wide}, denied under narrow: {big_denied}");
+}

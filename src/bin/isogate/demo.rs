@@ -33,7 +33,8 @@ struct Hub {
 impl Hub {
     fn publish_audit(&self, event: &AuditEvent) {
         let line = event.to_json();
-        eprintln!("audit {line}");
+        // The host's log; a closed stderr must not take the demo down.
+        let _ = writeln!(std::io::stderr(), "audit {line}");
         let mut log = lock(&self.audit);
         if log.len() >= MAX_AUDIT_LINES {
             log.pop_front();
@@ -93,7 +94,11 @@ impl Router for DemoRouter {
     }
 }
 
-pub fn run(port: u16) -> i32 {
+pub fn run(port: u16, debug_reasons: bool) -> i32 {
+    if debug_reasons && !cfg!(debug_assertions) {
+        eprintln!("error: --debug-reasons exists only in debug builds; release builds never tell the page why");
+        return 2;
+    }
     let policy = match Policy::load(&[PolicySource {
         name: "policies/demo.json",
         text: DEMO_POLICY,
@@ -155,14 +160,28 @@ pub fn run(port: u16) -> i32 {
         let n = event_hub.events_delivered.fetch_add(1, Ordering::SeqCst) + 1;
         event_hub.emit_to_window(event.sender.window, "clicked-ack", json!({"count": n}));
     });
+    #[cfg(debug_assertions)]
+    let gate = if debug_reasons {
+        gate.with_debug_reasons()
+    } else {
+        gate
+    };
     let gate = Arc::new(gate);
     let frames: Arc<Mutex<VecDeque<(String, isogate::FrameDocument)>>> =
         Arc::new(Mutex::new(VecDeque::new()));
 
-    println!("{main_origin}/");
-    println!("isogate demo: main page {main_origin}/ (also /?window=settings), isolation frame origin {frame_origin}");
-    println!("policy: embedded policies/demo.json; press Ctrl-C to stop");
-    let _ = std::io::stdout().flush();
+    // Whoever reads the URL may close stdout afterwards: ignore write errors.
+    let mut out = std::io::stdout();
+    let _ = writeln!(out, "{main_origin}/");
+    let _ = writeln!(
+        out,
+        "isogate demo: main page {main_origin}/ (also /?window=settings), isolation frame origin {frame_origin}"
+    );
+    let _ = writeln!(
+        out,
+        "policy: embedded policies/demo.json; press Ctrl-C to stop"
+    );
+    let _ = out.flush();
 
     let frame_store = Arc::clone(&frames);
     std::thread::spawn(move || {
@@ -241,9 +260,15 @@ impl MainState {
                     window: &window,
                     origin,
                 };
-                match self.gate.handle(sender, &req.body) {
+                let handled = self.gate.handle_verbose(sender, &req.body);
+                let response = match handled.reply {
                     Some(reply) => Response::new(200, "application/json", reply.to_json()),
                     None => Response::empty(204),
+                };
+                // Set only by debug builds started with --debug-reasons.
+                match handled.debug_reason {
+                    Some(reason) => response.with_header("X-Isogate-Debug", header_safe(&reason)),
+                    None => response,
                 }
             }
             ("GET", "/audit") => self.audit_stream(),
@@ -308,6 +333,13 @@ impl MainState {
             .push(tx);
         Response::Stream(Box::new(move |stream| pump(stream, rx)))
     }
+}
+
+/// A header value cannot carry control characters.
+fn header_safe(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
 }
 
 /// Writes server-sent events until the client goes away.

@@ -28,6 +28,9 @@ enum Command {
         /// Port of the main page (0 picks a free one). The isolation frame gets its own port.
         #[arg(long, default_value_t = 8917)]
         port: u16,
+        /// Debug builds only: echo each discard's reason to the page's console.
+        #[arg(long)]
+        debug_reasons: bool,
     },
     /// Replay text envelopes (one per stdin line) through one gate with an
     /// echo router; print one JSON line per envelope.
@@ -104,7 +107,10 @@ enum Command {
 fn main() {
     let cli = Cli::parse();
     let code = match cli.command {
-        Command::Demo { port } => demo::run(port),
+        Command::Demo {
+            port,
+            debug_reasons,
+        } => demo::run(port, debug_reasons),
         Command::Open {
             key_file,
             window,

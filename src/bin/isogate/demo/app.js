@@ -15,7 +15,12 @@
 
   function send(envelope) {
     return fetch('/ipc?window=' + encodeURIComponent(windowLabel), { method: 'POST', body: envelope })
-      .then(function (r) { return r.status === 200 ? r.json() : null; });
+      .then(function (r) {
+        // Only a debug build started with --debug-reasons sets this header.
+        var why = r.headers.get('x-isogate-debug');
+        if (why) console.warn(why);
+        return r.status === 200 ? r.json() : null;
+      });
   }
 
   // Tests and the attack buttons use these; the page is untrusted anyway.
