@@ -94,6 +94,24 @@ pub fn decode(bytes: &[u8]) -> Option<EnvelopeRef<'_>> {
         return None;
     }
     let mut r = Reader { rest: bytes };
+    let (window, origin, nonce) = read_header(&mut r)?;
+    let header_len = bytes.len() - r.rest.len();
+    let header = bytes.get(..header_len)?;
+    let sealed = r.rest;
+    if sealed.len() < TAG_LEN {
+        return None;
+    }
+    Some(EnvelopeRef {
+        header,
+        window,
+        origin,
+        nonce,
+        sealed,
+    })
+}
+
+/// Reads the header fields, up to and including the nonce.
+fn read_header<'a>(r: &mut Reader<'a>) -> Option<(&'a str, &'a str, SealNonce)> {
     if r.u8()? != VERSION {
         return None;
     }
@@ -112,19 +130,7 @@ pub fn decode(bytes: &[u8]) -> Option<EnvelopeRef<'_>> {
     }
     let load_id = r.u32()?;
     let seq = r.u64()?;
-    let header_len = bytes.len() - r.rest.len();
-    let header = bytes.get(..header_len)?;
-    let sealed = r.rest;
-    if sealed.len() < TAG_LEN {
-        return None;
-    }
-    Some(EnvelopeRef {
-        header,
-        window,
-        origin,
-        nonce: SealNonce { load_id, seq },
-        sealed,
-    })
+    Some((window, origin, SealNonce { load_id, seq }))
 }
 
 /// The header bytes (associated data) for a window, origin and nonce.
@@ -159,6 +165,45 @@ pub fn open(key: &LaunchKey, envelope: &EnvelopeRef<'_>) -> Option<Vec<u8>> {
     Some(buf)
 }
 
+/// Opens an envelope in place, in a buffer the caller owns (the text
+/// transport's decoded bytes), so the ciphertext is not copied again.
+/// `header_len` is the header length [`decode`] found in the same bytes.
+/// Returns the header fields and the plaintext, both borrowed from `bytes`;
+/// the returned envelope's `sealed` is empty, its bytes now hold the
+/// plaintext.
+pub(crate) fn open_in_place<'a>(
+    key: &LaunchKey,
+    bytes: &'a mut [u8],
+    header_len: usize,
+) -> Option<(EnvelopeRef<'a>, &'a [u8])> {
+    let (header, sealed) = bytes.split_at_mut_checked(header_len)?;
+    if sealed.len() < TAG_LEN {
+        return None;
+    }
+    let header: &'a [u8] = header;
+    let mut r = Reader { rest: header };
+    let (window, origin, nonce) = read_header(&mut r)?;
+    if !r.rest.is_empty() {
+        return None;
+    }
+    let plaintext = key
+        .aead()
+        .open_in_place(
+            Nonce::assume_unique_for_key(nonce.to_bytes()),
+            Aad::from(header),
+            sealed,
+        )
+        .ok()?;
+    let env = EnvelopeRef {
+        header,
+        window,
+        origin,
+        nonce,
+        sealed: &[],
+    };
+    Some((env, plaintext))
+}
+
 /// Seals a plaintext into a full envelope, as the isolation frame does.
 /// Used by the `danger` sealer for tests, fuzzing and tools.
 pub(crate) fn seal(
@@ -188,16 +233,44 @@ pub(crate) fn seal(
 /// Decodes the text transport form: base64url without padding, also
 /// accepting the standard alphabet and `=` padding.
 pub fn decode_base64(text: &[u8]) -> Option<Vec<u8>> {
-    use base64::engine::general_purpose::{STANDARD_PAD_INDIFFERENT, URL_SAFE_PAD_INDIFFERENT};
     // Bound the output before allocating: 3 bytes per 4 characters.
     if text.len() / 4 * 3 > MAX_ENVELOPE_LEN + 3 {
         return None;
     }
-    if text.iter().any(|&b| b == b'+' || b == b'/') {
-        STANDARD_PAD_INDIFFERENT.decode(text).ok()
-    } else {
-        URL_SAFE_PAD_INDIFFERENT.decode(text).ok()
-    }
+    // The two alphabets differ only in `-_` against `+/`: text that uses
+    // neither decodes alike in both, text that uses one pair fails in the
+    // other alphabet, text that mixes them fails in both.
+    base64_engines::URL_SAFE
+        .decode(text)
+        .ok()
+        .or_else(|| base64_engines::STANDARD.decode(text).ok())
+}
+
+/// The text transport's decoders: base64's SIMD engine where the target has
+/// one (AVX2 detected at run time on x86-64, NEON on AArch64; it falls back
+/// to the scalar engine when the CPU lacks AVX2), the scalar engine
+/// elsewhere. Same alphabets and padding rules either way.
+#[cfg(any(
+    target_arch = "x86_64",
+    all(target_arch = "aarch64", target_feature = "neon")
+))]
+mod base64_engines {
+    use base64::engine::general_purpose::PAD_INDIFFERENT;
+    use base64::engine::Simd;
+    use std::sync::LazyLock;
+
+    pub(super) static URL_SAFE: LazyLock<Simd> = LazyLock::new(|| Simd::url_safe(PAD_INDIFFERENT));
+    pub(super) static STANDARD: LazyLock<Simd> = LazyLock::new(|| Simd::standard(PAD_INDIFFERENT));
+}
+
+#[cfg(not(any(
+    target_arch = "x86_64",
+    all(target_arch = "aarch64", target_feature = "neon")
+)))]
+mod base64_engines {
+    pub(super) use base64::engine::general_purpose::{
+        STANDARD_PAD_INDIFFERENT as STANDARD, URL_SAFE_PAD_INDIFFERENT as URL_SAFE,
+    };
 }
 
 /// Encodes envelope bytes in the text transport form (base64url, no padding).
@@ -271,5 +344,67 @@ mod tests {
         assert_eq!(decode_base64(url.as_bytes()).unwrap(), bytes);
         assert_eq!(decode_base64(std.as_bytes()).unwrap(), bytes);
         assert!(decode_base64(b"***").is_none());
+    }
+
+    #[test]
+    fn open_in_place_matches_open() {
+        let nonce = SealNonce { load_id: 4, seq: 2 };
+        for len in [0usize, 1, 15, 16, 17, 100, 4096] {
+            let plain: Vec<u8> = (0..len).map(|i| i as u8).collect();
+            let env = seal(&key(), "main", "http://a", nonce, &plain).unwrap();
+            let header_len = decode(&env).unwrap().header.len();
+            let mut buf = env.clone();
+            let (d, opened) = open_in_place(&key(), &mut buf, header_len).unwrap();
+            assert_eq!((d.window, d.origin, d.nonce), ("main", "http://a", nonce));
+            assert_eq!(opened, &plain[..]);
+            let mut tampered = env.clone();
+            *tampered.last_mut().unwrap() ^= 1;
+            assert!(open_in_place(&key(), &mut tampered, header_len).is_none());
+            let mut short = env.clone();
+            assert!(open_in_place(&key(), &mut short, header_len - 1).is_none());
+        }
+    }
+
+    #[test]
+    fn simd_base64_agrees_with_the_scalar_engine() {
+        use base64::engine::general_purpose::{
+            STANDARD_PAD_INDIFFERENT, URL_SAFE_NO_PAD, URL_SAFE_PAD_INDIFFERENT,
+        };
+        let reference = |t: &[u8]| {
+            if t.iter().any(|&b| b == b'+' || b == b'/') {
+                STANDARD_PAD_INDIFFERENT.decode(t).ok()
+            } else {
+                URL_SAFE_PAD_INDIFFERENT.decode(t).ok()
+            }
+        };
+        let mut x: u32 = 7;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x
+        };
+        for len in 0..400usize {
+            let bytes: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+            let url = URL_SAFE_NO_PAD.encode(&bytes);
+            let std = base64::engine::general_purpose::STANDARD.encode(&bytes);
+            for text in [url.clone(), std, format!("{url}="), format!("{url}==")] {
+                assert_eq!(decode_base64(text.as_bytes()), reference(text.as_bytes()));
+            }
+            // One corrupted character anywhere, including mixed alphabets.
+            if !url.is_empty() {
+                for bad in [b'*', b'+', b'/', b'=', b'-', b'_', b' ', b'A'] {
+                    let mut t = url.clone().into_bytes();
+                    let at = next() as usize % t.len();
+                    t[at] = bad;
+                    assert_eq!(
+                        decode_base64(&t),
+                        reference(&t),
+                        "{}",
+                        String::from_utf8_lossy(&t)
+                    );
+                }
+            }
+        }
     }
 }

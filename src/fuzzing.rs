@@ -100,7 +100,7 @@ impl Router for Recorder {
     }
 }
 
-fn gate(policy: Policy) -> (Gate<Recorder>, Recorder) {
+fn recording_gate(policy: Policy) -> (Gate<Recorder>, Recorder) {
     let router = Recorder::default();
     let gate = Gate::new(danger::key_from_bytes(KEY), policy, router.clone());
     (gate, router)
@@ -113,11 +113,15 @@ fn gate(policy: Policy) -> (Gate<Recorder>, Recorder) {
 pub fn envelope_decode(data: &[u8]) {
     let key = danger::key_from_bytes(KEY);
     check_envelope(&key, data);
-    if let Some(bytes) = envelope::decode_base64(data) {
-        check_envelope(&key, &bytes);
+    let decoded = envelope::decode_base64(data);
+    // Differential: the text decoder (SIMD where the CPU has it) agrees with
+    // base64's scalar engines, chosen by alphabet as WIRE.md section 5 says.
+    assert_eq!(decoded, reference_base64(data), "base64 decoders disagree");
+    if let Some(bytes) = &decoded {
+        check_envelope(&key, bytes);
     }
     let Some(policy) = fixed_policy() else { return };
-    let (gate, router) = gate(policy);
+    let (gate, router) = recording_gate(policy);
     let reply = gate.handle(MAIN, data);
     let text_reply = std::str::from_utf8(data)
         .ok()
@@ -127,6 +131,38 @@ pub fn envelope_decode(data: &[u8]) {
     // envelope may be dispatched once, never twice.
     assert!(calls.len() <= 1, "one envelope reached the router twice");
     assert_eq!(reply.is_some() || text_reply.is_some(), !calls.is_empty());
+    // The text path (which opens in place) ends exactly as the binary path
+    // does on the decoded bytes, discard reason included.
+    if let (Ok(text), Some(bytes)) = (std::str::from_utf8(data), &decoded) {
+        let (Some(p1), Some(p2)) = (fixed_policy(), fixed_policy()) else {
+            return;
+        };
+        let (by_text, _) = recording_gate(p1);
+        let (by_bytes, _) = recording_gate(p2);
+        let a = by_text.handle_text(MAIN, text);
+        let b = by_bytes.handle(MAIN, bytes);
+        assert_eq!(a, b, "text and binary transports answer differently");
+        assert_eq!(
+            by_text.counters(),
+            by_bytes.counters(),
+            "text and binary transports discard differently"
+        );
+    }
+}
+
+/// WIRE.md section 5 with base64's scalar engines: the standard alphabet
+/// when the text uses `+` or `/`, else the URL-safe one; padding optional.
+fn reference_base64(text: &[u8]) -> Option<Vec<u8>> {
+    use base64::engine::general_purpose::{STANDARD_PAD_INDIFFERENT, URL_SAFE_PAD_INDIFFERENT};
+    use base64::Engine as _;
+    if text.len() / 4 * 3 > envelope::MAX_ENVELOPE_LEN + 3 {
+        return None;
+    }
+    if text.iter().any(|&b| b == b'+' || b == b'/') {
+        STANDARD_PAD_INDIFFERENT.decode(text).ok()
+    } else {
+        URL_SAFE_PAD_INDIFFERENT.decode(text).ok()
+    }
 }
 
 fn check_envelope(key: &crate::LaunchKey, bytes: &[u8]) {
@@ -195,7 +231,7 @@ pub fn message_decode(data: &[u8]) {
         prev = Some(limits);
     }
 
-    let (gate, router) = gate(policy);
+    let (gate, router) = recording_gate(policy);
     let mut sealer = Sealer::new(KEY, "main", ORIGIN, 1);
     let envelope = sealer.seal_plaintext(data);
     let reply = gate.handle(MAIN, &envelope);

@@ -187,28 +187,48 @@ impl EventMessage {
     }
 }
 
-/// What passed every check, borrowed from the opened plaintext.
-enum Checked<'a> {
-    Call(Call<'a>),
-    Event(Event<'a>),
+/// The transport's bytes as [`Gate::check`] gets them.
+enum Input<'b> {
+    /// Borrowed (the binary transport): opened into a copy.
+    Borrowed(&'b [u8]),
+    /// Decoded by the gate itself (the text transport): opened in place.
+    Owned(&'b mut [u8]),
+}
+
+/// What passed every check: the decoded message, still borrowing the
+/// opened plaintext, and its sender. A command's `args` is an object.
+struct Checked<'a> {
+    msg: Message<'a>,
+    sender: Sender<'a>,
 }
 
 impl Checked<'_> {
+    /// The owned form; the arguments or payload are moved, not cloned.
     fn into_owned(self) -> Admitted {
-        match self {
-            Checked::Call(c) => Admitted::Call(CallRequest {
-                id: c.id,
-                cmd: c.cmd.to_owned(),
-                args: c.args.clone(),
-                body: c.body.to_vec(),
-                window: c.sender.window.to_owned(),
-                origin: c.sender.origin.to_owned(),
+        let window = self.sender.window.to_owned();
+        let origin = self.sender.origin.to_owned();
+        match self.msg {
+            Message::Invoke {
+                id,
+                cmd,
+                args,
+                body,
+            } => Admitted::Call(CallRequest {
+                id,
+                cmd: cmd.into_owned(),
+                args: match args {
+                    Value::Object(args) => args,
+                    _ => Map::new(),
+                },
+                body: body.to_vec(),
+                window,
+                origin,
             }),
-            Checked::Event(e) => Admitted::Event(EventMessage {
-                name: e.name.to_owned(),
-                payload: e.payload.clone(),
-                window: e.sender.window.to_owned(),
-                origin: e.sender.origin.to_owned(),
+            Message::Emit { event, payload } => Admitted::Event(EventMessage {
+                name: event.into_owned(),
+                payload,
+                window,
+                origin,
             }),
         }
     }
@@ -417,7 +437,8 @@ impl<R: Router> Gate<R> {
     /// [`Gate::handle_text`], also returning the debug reason (see [`Handled`]).
     pub fn handle_text_verbose(&self, sender: Sender<'_>, text: &str) -> Handled {
         match self.text_bytes(text) {
-            Ok(bytes) => self.handle_verbose(sender, &bytes),
+            // The decoded bytes are the gate's own: opened in place.
+            Ok(mut bytes) => self.handle_input(sender, Input::Owned(&mut bytes)),
             Err(reason) => self.discard(sender, reason, Trail::default()),
         }
     }
@@ -437,18 +458,41 @@ impl<R: Router> Gate<R> {
 
     /// [`Gate::handle`], also returning the debug reason (see [`Handled`]).
     pub fn handle_verbose(&self, sender: Sender<'_>, bytes: &[u8]) -> Handled {
+        self.handle_input(sender, Input::Borrowed(bytes))
+    }
+
+    fn handle_input(&self, sender: Sender<'_>, input: Input<'_>) -> Handled {
         let mut trail = Trail::default();
-        let dispatch = |checked: Checked<'_>| match checked {
-            Checked::Call(call) => Some(Reply {
-                id: call.id,
-                result: self.router.call(call),
-            }),
-            Checked::Event(event) => {
-                self.deliver_event(event);
+        let dispatch = |checked: Checked<'_>| match &checked.msg {
+            Message::Invoke {
+                id,
+                cmd,
+                args,
+                body,
+            } => {
+                let call = Call {
+                    id: *id,
+                    cmd,
+                    // `check` admits only object arguments.
+                    args: args.as_object()?,
+                    body,
+                    sender: checked.sender,
+                };
+                Some(Reply {
+                    id: *id,
+                    result: self.router.call(call),
+                })
+            }
+            Message::Emit { event, payload } => {
+                self.deliver_event(Event {
+                    name: event,
+                    payload,
+                    sender: checked.sender,
+                });
                 None
             }
         };
-        match self.check(sender, bytes, &mut trail, dispatch) {
+        match self.check(sender, input, &mut trail, dispatch) {
             Ok(reply) => Handled {
                 reply,
                 debug_reason: None,
@@ -464,8 +508,12 @@ impl<R: Router> Gate<R> {
     /// `delivered`): the caller must now run the command and send
     /// `Reply { id, result }`, or deliver the event.
     pub fn open_and_check(&self, sender: Sender<'_>, bytes: &[u8]) -> Option<Admitted> {
+        self.open_and_check_input(sender, Input::Borrowed(bytes))
+    }
+
+    fn open_and_check_input(&self, sender: Sender<'_>, input: Input<'_>) -> Option<Admitted> {
         let mut trail = Trail::default();
-        match self.check(sender, bytes, &mut trail, |c| c.into_owned()) {
+        match self.check(sender, input, &mut trail, |c| c.into_owned()) {
             Ok(admitted) => Some(admitted),
             Err(reason) => {
                 self.discard(sender, reason, trail);
@@ -477,7 +525,7 @@ impl<R: Router> Gate<R> {
     /// [`Gate::open_and_check`] for an envelope in text transport form.
     pub fn open_and_check_text(&self, sender: Sender<'_>, text: &str) -> Option<Admitted> {
         match self.text_bytes(text) {
-            Ok(bytes) => self.open_and_check(sender, &bytes),
+            Ok(mut bytes) => self.open_and_check_input(sender, Input::Owned(&mut bytes)),
             Err(reason) => {
                 self.discard(sender, reason, Trail::default());
                 None
@@ -501,15 +549,32 @@ impl<R: Router> Gate<R> {
     fn check<T>(
         &self,
         sender: Sender<'_>,
-        bytes: &[u8],
+        input: Input<'_>,
         trail: &mut Trail,
         dispatch: impl FnOnce(Checked<'_>) -> T,
     ) -> Result<T, DiscardReason> {
-        if bytes.len() > self.max_envelope_len {
-            return Err(DiscardReason::TooLarge);
-        }
-        let env = envelope::decode(bytes).ok_or(DiscardReason::Malformed)?;
-        let plaintext = envelope::open(&self.key, &env).ok_or(DiscardReason::BadTag)?;
+        let copy;
+        let (env, plaintext) = match input {
+            Input::Borrowed(bytes) => {
+                if bytes.len() > self.max_envelope_len {
+                    return Err(DiscardReason::TooLarge);
+                }
+                let env = envelope::decode(bytes).ok_or(DiscardReason::Malformed)?;
+                copy = envelope::open(&self.key, &env).ok_or(DiscardReason::BadTag)?;
+                (env, copy.as_slice())
+            }
+            Input::Owned(bytes) => {
+                if bytes.len() > self.max_envelope_len {
+                    return Err(DiscardReason::TooLarge);
+                }
+                let header_len = envelope::decode(bytes)
+                    .ok_or(DiscardReason::Malformed)?
+                    .header
+                    .len();
+                envelope::open_in_place(&self.key, bytes, header_len)
+                    .ok_or(DiscardReason::BadTag)?
+            }
+        };
         trail.load_id = Some(env.nonce.load_id);
         trail.seq = Some(env.nonce.seq);
         if env.window != sender.window {
@@ -528,12 +593,15 @@ impl<R: Router> Gate<R> {
                 ReplayError::TooManyWindows => DiscardReason::OverLimit,
             })?;
         let policy = self.policy();
-        let msg = message::decode(&plaintext, &policy.limits()).map_err(|e| match e {
+        let msg = message::decode(plaintext, &policy.limits()).map_err(|e| match e {
             DecodeError::Invalid => DiscardReason::BadMessage,
             DecodeError::OverLimit => DiscardReason::OverLimit,
         })?;
         trail.kind = Some(msg.kind());
-        trail.name = Some(msg.name().to_owned());
+        if self.audit.is_some() {
+            // Only audit events show the name: no copy when nobody listens.
+            trail.name = Some(msg.name().to_owned());
+        }
         let decision = policy.decide(&Request {
             window: sender.window,
             origin: sender.origin,
@@ -557,33 +625,14 @@ impl<R: Router> Gate<R> {
                 return Err(DiscardReason::RateLimited);
             }
         }
-        let (checked, outcome) = match &msg {
-            Message::Invoke {
-                id,
-                cmd,
-                args,
-                body,
-            } => {
-                let args = args.as_object().ok_or(DiscardReason::BadMessage)?;
-                let call = Call {
-                    id: *id,
-                    cmd,
-                    args,
-                    body,
-                    sender,
-                };
-                (Checked::Call(call), Outcome::Dispatched)
+        let outcome = match &msg {
+            Message::Invoke { args, .. } if !args.is_object() => {
+                return Err(DiscardReason::BadMessage);
             }
-            Message::Emit { event, payload } => {
-                let event = Event {
-                    name: event,
-                    payload,
-                    sender,
-                };
-                (Checked::Event(event), Outcome::Delivered)
-            }
+            Message::Invoke { .. } => Outcome::Dispatched,
+            Message::Emit { .. } => Outcome::Delivered,
         };
-        let dispatched = dispatch(checked);
+        let dispatched = dispatch(Checked { msg, sender });
         self.record(sender, outcome, None, std::mem::take(trail));
         Ok(dispatched)
     }

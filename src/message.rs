@@ -299,23 +299,18 @@ impl<'de> Visitor<'de> for StrictVisitor {
 fn scan_limits(json: &[u8], limits: &Limits) -> Result<(), DecodeError> {
     let max_depth = limits.max_depth.min(MAX_DEPTH_CAP);
     // Per open container: entries seen so far (a comma starts one more).
-    let mut counts = [0usize; MAX_DEPTH_CAP];
+    // The JSON is at most 4 GiB (`json_len` is a u32), so a u32 holds any count.
+    let mut counts = [0u32; MAX_DEPTH_CAP];
     let mut depth = 0usize;
-    let mut in_string = false;
-    let mut escaped = false;
-    for &b in json {
-        if in_string {
-            if escaped {
-                escaped = false;
-            } else if b == b'\\' {
-                escaped = true;
-            } else if b == b'"' {
-                in_string = false;
-            }
-            continue;
-        }
+    let mut i = 0usize;
+    while let Some(&b) = json.get(i) {
+        i += 1;
         match b {
-            b'"' => in_string = true,
+            b'"' => match string_end(json.get(i..).unwrap_or_default()) {
+                Some(len) => i += len,
+                // Unterminated: the parser refuses it.
+                None => return Ok(()),
+            },
             b'{' | b'[' => {
                 if depth >= max_depth {
                     return Err(DecodeError::OverLimit);
@@ -330,7 +325,7 @@ fn scan_limits(json: &[u8], limits: &Limits) -> Result<(), DecodeError> {
                 let count = counts.get_mut(depth - 1).ok_or(DecodeError::Invalid)?;
                 *count += 1;
                 // `count` commas mean `count + 1` entries.
-                if *count >= limits.max_items {
+                if usize::try_from(*count).map_or(true, |c| c >= limits.max_items) {
                     return Err(DecodeError::OverLimit);
                 }
             }
@@ -338,6 +333,47 @@ fn scan_limits(json: &[u8], limits: &Limits) -> Result<(), DecodeError> {
         }
     }
     Ok(())
+}
+
+/// The length of a string's rest after its opening quote, up to and
+/// including the closing quote (a backslash escapes the byte after it), or
+/// `None` when the string does not end.
+fn string_end(s: &[u8]) -> Option<usize> {
+    let mut i = 0usize;
+    loop {
+        let at = i + find_quote_or_backslash(s.get(i..)?)?;
+        if s.get(at) == Some(&b'"') {
+            return Some(at + 1);
+        }
+        // A backslash: skip it and the byte it escapes.
+        i = at + 2;
+    }
+}
+
+/// The position of the first `"` or `\` in `s`. Short strings (most keys
+/// and values) end within the first few bytes; past those, whole 32-byte
+/// blocks are tested at once (branch-free, so the compiler vectorizes the
+/// test) and the bodies of long strings are skipped at many bytes a cycle.
+fn find_quote_or_backslash(s: &[u8]) -> Option<usize> {
+    const HEAD: usize = 16;
+    const BLOCK: usize = 32;
+    let special = |b: &u8| (*b == b'"') | (*b == b'\\');
+    let head = s.get(..HEAD).unwrap_or(s);
+    if let Some(p) = head.iter().position(special) {
+        return Some(p);
+    }
+    let mut skipped = head.len();
+    for block in s.get(skipped..)?.chunks_exact(BLOCK) {
+        let hits = block
+            .iter()
+            .fold(0u8, |hits, b| hits | u8::from(special(b)));
+        if hits != 0 {
+            break;
+        }
+        skipped += BLOCK;
+    }
+    let rest = s.get(skipped..)?;
+    rest.iter().position(special).map(|p| skipped + p)
 }
 
 #[cfg(test)]
@@ -464,5 +500,78 @@ mod tests {
         let m = decode(&p, &Limits::default()).unwrap();
         let again = encode(&m);
         assert_eq!(decode(&again, &Limits::default()).unwrap(), m);
+    }
+
+    /// The byte-at-a-time scanner the block skipping replaced.
+    fn scan_reference(json: &[u8], limits: &Limits) -> Result<(), DecodeError> {
+        let max_depth = limits.max_depth.min(MAX_DEPTH_CAP);
+        let mut counts = [0usize; MAX_DEPTH_CAP];
+        let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+        for &b in json {
+            if in_string {
+                if escaped {
+                    escaped = false;
+                } else if b == b'\\' {
+                    escaped = true;
+                } else if b == b'"' {
+                    in_string = false;
+                }
+                continue;
+            }
+            match b {
+                b'"' => in_string = true,
+                b'{' | b'[' => {
+                    if depth >= max_depth {
+                        return Err(DecodeError::OverLimit);
+                    }
+                    counts[depth] = 0;
+                    depth += 1;
+                }
+                b'}' | b']' => depth = depth.checked_sub(1).ok_or(DecodeError::Invalid)?,
+                b',' if depth > 0 => {
+                    counts[depth - 1] += 1;
+                    if counts[depth - 1] >= limits.max_items {
+                        return Err(DecodeError::OverLimit);
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn block_scan_agrees_with_the_byte_scan() {
+        let limits = Limits {
+            max_depth: 4,
+            max_items: 5,
+            ..Limits::default()
+        };
+        let alphabet = b"\"\\{}[],a ";
+        let mut x: u32 = 12345;
+        for len in 0..200usize {
+            for _ in 0..50 {
+                let json: Vec<u8> = (0..len)
+                    .map(|_| {
+                        x ^= x << 13;
+                        x ^= x >> 17;
+                        x ^= x << 5;
+                        // Mostly plain bytes, so strings cross 16-byte blocks.
+                        let r = (x % 64) as usize;
+                        alphabet.get(r).copied().unwrap_or(b'x')
+                    })
+                    .collect();
+                assert_eq!(
+                    scan_limits(&json, &limits),
+                    scan_reference(&json, &limits),
+                    "{:?}",
+                    String::from_utf8_lossy(&json)
+                );
+            }
+        }
+        let long = format!(r#"["{}\\"{}",1,2]"#, "a".repeat(40), "b".repeat(33));
+        assert_eq!(scan_limits(long.as_bytes(), &limits), Ok(()));
+        let escaped_end = format!(r#"["{}\\"#, "a".repeat(31));
+        assert_eq!(scan_limits(escaped_end.as_bytes(), &limits), Ok(()));
     }
 }

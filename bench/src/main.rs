@@ -55,6 +55,13 @@ fn main() {
             "--quick" => opts.quick = true,
             "--browser" => opts.browser = true,
             "--only" => opts.only = args.next(),
+            "--profile" => {
+                // Undocumented: spin one side for a profiler.
+                let what = args.next().unwrap_or_default();
+                let size: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(64);
+                profile(&what, size);
+                return;
+            }
             "-h" | "--help" => {
                 println!(
                     "usage: isogate-bench [--json] [--quick] [--browser] [--only CASE_PREFIX]\n\
@@ -118,6 +125,12 @@ fn main() {
             }
         }
     }
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    out.line(json!({
+        "case": "end",
+        "loadavg_end": load.split_whitespace().take(3).collect::<Vec<_>>().join(" "),
+        "seconds": round(started.elapsed().as_secs_f64()),
+    }));
     eprintln!("done in {:.1} s", started.elapsed().as_secs_f64());
 }
 
@@ -193,21 +206,21 @@ fn mb_per_s(bytes: usize, ns: f64) -> f64 {
 /// A gate side: `n` envelopes through fresh gates, one gate per pool pass;
 /// each gate first accepts `warm` (seq 0) unmeasured, so the measured
 /// envelopes find the window already tracked.
-fn gate_side<'p, T: AsRef<[u8]> + 'p>(
+fn gate_side<'p, T: 'p>(
     warm: &'p T,
     pool: &'p [T],
-    handle: impl Fn(&fixtures::Gate, &[u8]) -> bool + 'p,
+    handle: impl Fn(&isogate::Gate<fixtures::NoopRouter>, &T) -> bool + 'p,
 ) -> impl FnMut(u64) -> Duration + 'p {
     move |n| {
         let mut total = Duration::ZERO;
         let mut left = n as usize;
         while left > 0 {
             let gate = fixtures::gate();
-            assert!(handle(&gate, warm.as_ref()), "warm-up envelope refused");
+            assert!(handle(&gate, warm), "warm-up envelope refused");
             let chunk = left.min(pool.len());
             let start = Instant::now();
             for env in &pool[..chunk] {
-                std::hint::black_box(handle(&gate, env.as_ref()));
+                std::hint::black_box(handle(&gate, env));
             }
             total += start.elapsed();
             left -= chunk;
@@ -260,10 +273,7 @@ fn gate_vs_floor(out: &mut Output<'_>, cfg: &Config, size: usize, transport: Tra
                 assert!(texts.iter().all(|t| gate.handle_text(SENDER, t).is_some()));
             }
             assert!(texts.iter().all(|t| floor.handle_text(t).is_some()));
-            let mut g = gate_side(&warm, &texts, |g, b| {
-                g.handle_text(SENDER, std::str::from_utf8(b).unwrap_or(""))
-                    .is_some()
-            });
+            let mut g = gate_side(&warm, &texts, |g, t| g.handle_text(SENDER, t).is_some());
             let mut f = pool_side(&texts, |t| floor.handle_text(t));
             let (a, b) = timing::compare(cfg, &mut g, &mut f);
             ("gate_text", warm.len(), a, b)
@@ -409,6 +419,44 @@ fn replay_state(out: &mut Output<'_>, cfg: &Config) {
         "limit_bytes": 1024 * 1024,
         "accept_ns": round(ns),
     }));
+}
+
+/// Runs one side alone for about ten seconds (for `perf record`).
+fn profile(what: &str, size: usize) {
+    let plaintext = fixtures::plaintext(size);
+    let pool_n = pool_len(plaintext.len() + 64);
+    let mut envs = fixtures::seal_pool(&plaintext, 1, 0..pool_n as u64 + 1);
+    let warm = envs.remove(0);
+    let texts: Vec<String> = envs.iter().map(|e| envelope::encode_base64(e)).collect();
+    let warm_text = envelope::encode_base64(&warm);
+    let floor = floor::Floor::new(&fixtures::KEY);
+    let mut gb = gate_side(&warm, &envs, |g, b| g.handle(SENDER, b).is_some());
+    let mut gt = gate_side(&warm_text, &texts, |g, t| {
+        g.handle_text(SENDER, t).is_some()
+    });
+    let mut fb = pool_side(&envs, |e| floor.handle(e));
+    let mut ft = pool_side(&texts, |t| floor.handle_text(t));
+    let side: &mut dyn timing::Side = match what {
+        "gate_binary" => &mut gb,
+        "gate_text" => &mut gt,
+        "floor_binary" => &mut fb,
+        "floor_text" => &mut ft,
+        _ => {
+            eprintln!("--profile gate_binary|gate_text|floor_binary|floor_text SIZE");
+            return;
+        }
+    };
+    let start = Instant::now();
+    let mut ops = 0u64;
+    let mut busy = Duration::ZERO;
+    while start.elapsed() < Duration::from_secs(10) {
+        busy += side.run(pool_n as u64);
+        ops += pool_n as u64;
+    }
+    eprintln!(
+        "{what} {size}: {:.1} ns/op",
+        busy.as_secs_f64() * 1e9 / ops as f64
+    );
 }
 
 fn round(x: f64) -> f64 {

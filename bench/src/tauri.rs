@@ -28,7 +28,7 @@ impl InvokeBody {
     pub fn raw_len(&self) -> usize {
         match self {
             InvokeBody::Raw(b) => b.len(),
-            InvokeBody::Json(_) => 0,
+            InvokeBody::Json(v) => usize::from(!v.is_null()),
         }
     }
 }
@@ -69,7 +69,9 @@ impl Tauri {
         if content_type == "application/octet-stream" {
             Some(InvokeBody::Raw(decrypted))
         } else {
-            serde_json::from_slice(&decrypted).ok().map(InvokeBody::Json)
+            serde_json::from_slice(&decrypted)
+                .ok()
+                .map(InvokeBody::Json)
         }
     }
 }

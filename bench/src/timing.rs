@@ -70,13 +70,8 @@ pub fn plain<T>(mut op: impl FnMut() -> T) -> impl FnMut(u64) -> Duration {
 pub fn compare(cfg: &Config, a: &mut dyn Side, b: &mut dyn Side) -> (f64, f64) {
     let na = calibrate(cfg, a);
     let nb = calibrate(cfg, b);
-    for side in [(&mut *a, na), (&mut *b, nb)] {
-        let (s, n) = side;
-        let start = Instant::now();
-        while start.elapsed() < cfg.warmup {
-            s.run(n);
-        }
-    }
+    warm(cfg, a, na);
+    warm(cfg, b, nb);
     let per_batch = |n: u64, d: Duration| d.as_secs_f64() * 1e9 / n as f64;
     let mut ta = Vec::with_capacity(cfg.batches);
     let mut tb = Vec::with_capacity(cfg.batches);
@@ -96,13 +91,17 @@ pub fn compare(cfg: &Config, a: &mut dyn Side, b: &mut dyn Side) -> (f64, f64) {
     (median(&mut ta), median(&mut tb))
 }
 
+fn warm(cfg: &Config, s: &mut dyn Side, n: u64) {
+    let start = Instant::now();
+    while start.elapsed() < cfg.warmup {
+        s.run(n);
+    }
+}
+
 /// Median time per operation of one side alone.
 pub fn single(cfg: &Config, a: &mut dyn Side) -> f64 {
     let n = calibrate(cfg, a);
-    let start = Instant::now();
-    while start.elapsed() < cfg.warmup {
-        a.run(n);
-    }
+    warm(cfg, a, n);
     let mut t = Vec::with_capacity(cfg.batches);
     let started = Instant::now();
     for i in 0..cfg.batches {

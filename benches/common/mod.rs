@@ -32,10 +32,11 @@ pub const MAX_MESSAGE_BYTES: usize = 8 * 1024 * 1024;
 
 /// `64 B`, `1 KiB`, `4 MiB`.
 pub fn size_label(bytes: usize) -> String {
-    if bytes >= 1024 * 1024 && bytes % (1024 * 1024) == 0 {
-        format!("{} MiB", bytes / (1024 * 1024))
-    } else if bytes >= 1024 && bytes % 1024 == 0 {
-        format!("{} KiB", bytes / 1024)
+    // Whole MiB or KiB: the low 20 or 10 bits are zero.
+    if bytes >= 1 << 20 && bytes.trailing_zeros() >= 20 {
+        format!("{} MiB", bytes >> 20)
+    } else if bytes >= 1 << 10 && bytes.trailing_zeros() >= 10 {
+        format!("{} KiB", bytes >> 10)
     } else {
         format!("{bytes} B")
     }
