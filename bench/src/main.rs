@@ -56,7 +56,7 @@ fn main() {
             "--browser" => opts.browser = true,
             "--only" => opts.only = args.next(),
             "--profile" => {
-                // Undocumented: spin one side for a profiler.
+                // Spin one side for a profiler.
                 let what = args.next().unwrap_or_default();
                 let size: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(64);
                 profile(&what, size);
@@ -67,9 +67,11 @@ fn main() {
                     "usage: isogate-bench [--json] [--quick] [--browser] [--only CASE_PREFIX]\n\
                      --json     one JSON line per case (default: a readable line)\n\
                      --quick    short batches, the whole run within a minute\n\
-                     --browser  also the headless-Chromium numbers (needs /usr/bin/chromium\n\
-                     \x20          and the isogate binary: target/release/isogate or $ISOGATE_BIN)\n\
-                     --only P   only the cases whose name starts with P"
+                     --browser  also the headless-Chromium numbers (needs /usr/bin/chromium;\n\
+                     \x20          builds target/release/isogate unless $ISOGATE_BIN is set)\n\
+                     --only P   only the cases whose name starts with P\n\
+                     --profile gate_binary|gate_text|floor_binary|floor_text SIZE\n\
+                     \x20          spin one side for ten seconds (for perf or callgrind)"
                 );
                 return;
             }
