@@ -270,9 +270,15 @@ fn check_length<'c>(
     if min.is_none() && max.is_none() {
         return Ok(());
     }
-    // Count at most one past the maximum: long inputs stop early.
+    // Count at most one past the maximum: long inputs stop early. A string
+    // with fewer bytes than that has fewer characters too, and the plain
+    // count is the fast (word-at-a-time) one.
     let cap = max.map_or(usize::MAX, |m| m.saturating_add(1));
-    let len = s.chars().take(cap).count();
+    let len = if s.len() < cap {
+        s.chars().count()
+    } else {
+        s.chars().take(cap).count()
+    };
     if let Some(min) = min {
         if len < min {
             return Err(Fail::TooShort(min));
