@@ -208,7 +208,8 @@
       var doc = win.document;
       iframe = doc.createElement('iframe');
       iframe.setAttribute('sandbox', 'allow-scripts');
-      iframe.setAttribute('style', 'display:none');
+      // `hidden`, not a style attribute: a strict page CSP blocks inline styles.
+      iframe.hidden = true;
       iframe.src = opts.frameUrl;
       win.addEventListener('message', function (event) {
         if (event.source !== iframe.contentWindow || event.origin !== 'null') return;
