@@ -26,7 +26,7 @@
 
 use crate::frame::is_serialized_origin;
 use crate::message::{valid_name, MessageKind};
-use crate::policy::{Policy, Request};
+use crate::policy::{type_of, Policy, Request};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Number, Value};
 use std::collections::{BTreeMap, BTreeSet};
@@ -560,17 +560,6 @@ fn infer_args(records: &[&Record], options: &Options) -> (Option<Constraint>, Ve
     (Some(c), wide)
 }
 
-fn type_name(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(n) if n.is_f64() => "number",
-        Value::Number(_) => "integer",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    }
-}
 
 /// Infers the tightest constraint of the language that accepts every value.
 fn infer_value(
@@ -579,7 +568,7 @@ fn infer_value(
     subject: &str,
     wide: &mut Vec<String>,
 ) -> Constraint {
-    let mut types: BTreeSet<&'static str> = values.iter().map(|v| type_name(v)).collect();
+    let mut types: BTreeSet<&'static str> = values.iter().map(|v| type_of(v)).collect();
     if types.len() == 2 && types.contains("integer") && types.contains("number") {
         types.remove("integer");
     }

@@ -44,6 +44,9 @@ mod model;
 mod origin;
 mod path;
 
+/// The JSON type name of a value, as the policy language spells it.
+pub(crate) use constraint::type_of;
+
 pub use errors::{PolicyError, PolicyErrors};
 
 use crate::message::{Limits, MessageKind};
