@@ -560,7 +560,6 @@ fn infer_args(records: &[&Record], options: &Options) -> (Option<Constraint>, Ve
     (Some(c), wide)
 }
 
-
 /// Infers the tightest constraint of the language that accepts every value.
 fn infer_value(
     values: &[&Value],
