@@ -29,9 +29,10 @@ use common::{Lead, SENDER};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use isogate::danger;
 use isogate::gate::{Call, Router};
+use isogate::message::Object;
 use isogate::replay::ReplayGuard;
 use isogate::{envelope, message, Limits, MessageKind, Request};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
@@ -182,7 +183,8 @@ fn dispatch_stage(c: &mut Criterion) {
         .sample_size(20)
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2));
-    let args: Map<String, Value> = json!({"name": "Ada"}).as_object().unwrap().clone();
+    let args = json!({"name": "Ada"});
+    let args = Object::from_map(args.as_object().unwrap());
     let call = Call {
         id: 1,
         cmd: "greet",

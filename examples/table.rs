@@ -24,13 +24,10 @@ fn closure(call: Call<'_>) -> Result<Value, Value> {
     match call.cmd {
         "greet" => Ok(json!(format!(
             "Hello, {}!",
-            call.args.get("name").and_then(Value::as_str).unwrap_or("")
+            call.args["name"].as_str().unwrap_or("")
         ))),
         "add" => {
-            let (a, b) = (
-                call.args.get("a").and_then(Value::as_i64),
-                call.args.get("b").and_then(Value::as_i64),
-            );
+            let (a, b) = (call.args["a"].as_i64(), call.args["b"].as_i64());
             match (a, b) {
                 (Some(a), Some(b)) => a.checked_add(b).map(|n| json!(n)).ok_or(json!("overflow")),
                 _ => Err(json!("invalid arguments")),

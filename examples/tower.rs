@@ -28,7 +28,7 @@ async fn router(req: CallRequest) -> Result<Value, Value> {
     match req.cmd.as_str() {
         "greet" => Ok(json!(format!(
             "Hello, {}!",
-            req.args.get("name").and_then(Value::as_str).unwrap_or("")
+            req.args["name"].as_str().unwrap_or("")
         ))),
         other => Err(json!(format!("unknown command `{other}`"))),
     }

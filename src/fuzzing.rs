@@ -12,7 +12,7 @@
 
 use crate::danger::{self, Sealer};
 use crate::envelope;
-use crate::message::{self, Limits, Message};
+use crate::message::{self, Json, Limits, Message};
 use crate::{Call, Gate, MessageKind, Policy, PolicySource, Request, Router, Sender};
 use serde_json::{json, Value};
 use std::sync::{Arc, Mutex};
@@ -91,7 +91,7 @@ impl Router for Recorder {
             .push(Seen {
                 id: call.id,
                 cmd: call.cmd.to_owned(),
-                args: Value::Object(call.args.clone()),
+                args: Value::Object(call.args.to_map()),
                 body_len: call.body.len(),
                 window: call.sender.window.to_owned(),
                 origin: call.sender.origin.to_owned(),
@@ -242,7 +242,7 @@ pub fn message_decode(data: &[u8]) {
     let policy = gate.policy();
     match message::decode(data, &policy.limits()) {
         Ok(m) => {
-            let allowed = policy.decide(&request(MAIN, &m)).allowed;
+            let allowed = allowed(&policy, MAIN, &m);
             let expect_call = allowed && m.kind() == MessageKind::Invoke;
             assert_eq!(calls.len(), usize::from(expect_call));
             assert_eq!(reply.is_some(), expect_call);
@@ -258,7 +258,7 @@ pub fn message_decode(data: &[u8]) {
             {
                 assert_eq!(
                     (call.id, call.cmd.as_str(), &call.args, call.body_len),
-                    (*id, cmd.as_ref(), args, body.len())
+                    (*id, cmd.as_ref(), &args.to_value(), body.len())
                 );
             }
         }
@@ -285,14 +285,19 @@ fn check_message(m: &Message<'_>) {
     );
 }
 
-fn request<'a>(sender: Sender<'a>, m: &'a Message<'_>) -> Request<'a> {
-    Request {
-        window: sender.window,
-        origin: sender.origin,
-        kind: m.kind(),
-        name: m.name(),
-        args: m.args(),
-    }
+/// Asks `policy` about `m` through the public API (its arguments as a
+/// `serde_json::Value`), the way the CLI and tests do.
+fn allowed(policy: &Policy, sender: Sender<'_>, m: &Message<'_>) -> bool {
+    let args = m.args().to_value();
+    policy
+        .decide(&Request {
+            window: sender.window,
+            origin: sender.origin,
+            kind: m.kind(),
+            name: m.name(),
+            args: &args,
+        })
+        .allowed
 }
 
 /// Requests every loaded policy is asked about.
@@ -479,7 +484,7 @@ pub fn gate_sequence_counts(data: &[u8]) -> (usize, usize) {
     let gate = Gate::new(danger::key_from_bytes(KEY), policy, router.clone()).with_listener(
         "clicked",
         move |event| {
-            let n = event.payload.get("n").and_then(Value::as_u64);
+            let n = event.payload.get("n").and_then(Json::as_u64);
             sink.lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .push(n.unwrap_or(u64::MAX));

@@ -5,11 +5,11 @@ use crate::audit::{AuditEvent, CounterSnapshot, Counters, DiscardReason, Outcome
 use crate::envelope;
 use crate::frame::{self, FrameDocument, FrameError};
 use crate::key::LaunchKey;
-use crate::message::{self, DecodeError, Message, MessageKind};
-use crate::policy::{Policy, PolicyErrors, PolicySource, Request};
+use crate::message::{self, DecodeError, Json, Message, MessageKind, Object};
+use crate::policy::{self, Policy, PolicyErrors, PolicySource, Query};
 use crate::rate::{TokenBucket, WindowRates};
 use crate::replay::{ReplayError, ReplayGuard};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
@@ -35,8 +35,9 @@ pub struct Call<'a> {
     pub id: u64,
     /// Command name.
     pub cmd: &'a str,
-    /// Arguments.
-    pub args: &'a Map<String, Value>,
+    /// Arguments, borrowed from the opened message (`args["name"]`,
+    /// `args.get("name")`; [`Object::to_map`] for a `serde_json::Map`).
+    pub args: &'a Object<'a>,
     /// Raw binary argument (may be empty).
     pub body: &'a [u8],
     /// Sender.
@@ -48,8 +49,8 @@ pub struct Call<'a> {
 pub struct Event<'a> {
     /// Event name.
     pub name: &'a str,
-    /// Payload.
-    pub payload: &'a Value,
+    /// Payload, borrowed from the opened message.
+    pub payload: &'a Json<'a>,
     /// Sender.
     pub sender: Sender<'a>,
 }
@@ -135,7 +136,7 @@ pub struct CallRequest {
     /// Command name.
     pub cmd: String,
     /// Arguments.
-    pub args: Map<String, Value>,
+    pub args: Object<'static>,
     /// Raw binary argument (may be empty).
     pub body: Vec<u8>,
     /// Sender window label.
@@ -166,7 +167,7 @@ pub struct EventMessage {
     /// Event name.
     pub name: String,
     /// Payload.
-    pub payload: Value,
+    pub payload: Json<'static>,
     /// Sender window label.
     pub window: String,
     /// Sender origin.
@@ -216,9 +217,9 @@ impl Checked<'_> {
             } => Admitted::Call(CallRequest {
                 id,
                 cmd: cmd.into_owned(),
-                args: match args {
-                    Value::Object(args) => args,
-                    _ => Map::new(),
+                args: match args.into_owned() {
+                    Json::Object(args) => args,
+                    _ => Object::default(),
                 },
                 body: body.to_vec(),
                 window,
@@ -226,7 +227,7 @@ impl Checked<'_> {
             }),
             Message::Emit { event, payload } => Admitted::Event(EventMessage {
                 name: event.into_owned(),
-                payload,
+                payload: payload.into_owned(),
                 window,
                 origin,
             }),
@@ -602,21 +603,29 @@ impl<R: Router> Gate<R> {
             // Only audit events show the name: no copy when nobody listens.
             trail.name = Some(msg.name().to_owned());
         }
-        let decision = policy.decide(&Request {
+        let query = Query {
             window: sender.window,
             origin: sender.origin,
             kind: msg.kind(),
             name: msg.name(),
             args: msg.args(),
-        });
+        };
+        let allowed = policy.allowing_rule(&query);
         #[cfg(debug_assertions)]
-        self.record_learning(sender, &msg, decision.allowed);
-        trail.rule = decision.rule;
-        trail.detail = Some(decision.reason);
-        if self.audit_args {
-            trail.args = Some(msg.args().clone());
+        self.record_learning(sender, &msg, allowed.is_some());
+        if self.explains() {
+            // Words only for whoever reads them.
+            let decision = match allowed {
+                Some(rule) => policy::allow(rule),
+                None => policy.evaluate(&query, false),
+            };
+            trail.rule = decision.rule;
+            trail.detail = Some(decision.reason);
         }
-        if !decision.allowed {
+        if self.audit_args {
+            trail.args = Some(msg.args().to_value());
+        }
+        if allowed.is_none() {
             return Err(DiscardReason::Denied);
         }
         if let Some(rate) = policy.rate() {
@@ -635,6 +644,16 @@ impl<R: Router> Gate<R> {
         let dispatched = dispatch(Checked { msg, sender });
         self.record(sender, outcome, None, std::mem::take(trail));
         Ok(dispatched)
+    }
+
+    /// Whether anyone reads a decision's rule and reason: an audit sink, or
+    /// debug reasons.
+    fn explains(&self) -> bool {
+        #[cfg(debug_assertions)]
+        if self.debug.reasons {
+            return true;
+        }
+        self.audit.is_some()
     }
 
     fn discard(&self, sender: Sender<'_>, reason: DiscardReason, trail: Trail) -> Handled {

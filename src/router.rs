@@ -69,7 +69,7 @@ impl Table {
         E: Serialize,
     {
         self.command(name, move |call| {
-            let args: A = serde_json::from_value(Value::Object(call.args.clone()))
+            let args: A = serde_json::from_value(Value::Object(call.args.to_map()))
                 .map_err(|_| Value::String("invalid arguments".into()))?;
             match handler(args, call) {
                 Ok(v) => serde_json::to_value(v).map_err(|_| Value::Null),
@@ -123,9 +123,10 @@ impl Router for NoRouter {
 mod tests {
     use super::*;
     use crate::gate::Sender;
-    use serde_json::{json, Map};
+    use crate::message::Object;
+    use serde_json::json;
 
-    fn call<'a>(cmd: &'a str, args: &'a Map<String, Value>) -> Call<'a> {
+    fn call<'a>(cmd: &'a str, args: &'a Object<'a>) -> Call<'a> {
         Call {
             id: 1,
             cmd,
@@ -152,7 +153,7 @@ mod tests {
                 a.a.checked_add(a.b).ok_or_else(|| "overflow".to_owned())
             });
         let args = json!({"a": 2, "b": 40});
-        let args = args.as_object().unwrap();
+        let args = &Object::from_map(args.as_object().unwrap());
         assert_eq!(t.call(call("add", args)), Ok(json!(42)));
         assert_eq!(t.call(call("greet", args)), Ok(json!("hi")));
         assert_eq!(
@@ -161,12 +162,12 @@ mod tests {
         );
         let bad = json!({"a": "x"});
         assert_eq!(
-            t.call(call("add", bad.as_object().unwrap())),
+            t.call(call("add", &Object::from_map(bad.as_object().unwrap()))),
             Err(json!("invalid arguments"))
         );
         let big = json!({"a": i64::MAX, "b": 1});
         assert_eq!(
-            t.call(call("add", big.as_object().unwrap())),
+            t.call(call("add", &Object::from_map(big.as_object().unwrap()))),
             Err(json!("overflow"))
         );
         assert_eq!(format!("{t:?}"), r#"Table { commands: ["add", "greet"] }"#);

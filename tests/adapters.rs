@@ -211,7 +211,7 @@ fn open_and_check_owns_the_call() {
         CallRequest {
             id: 9,
             cmd: "add".into(),
-            args: json!({"a": 1, "b": 2}).as_object().unwrap().clone(),
+            args: json!({"a": 1, "b": 2}).as_object().unwrap().clone().into(),
             body: Vec::new(),
             window: "main".into(),
             origin: ORIGIN.into(),
@@ -408,7 +408,7 @@ mod jsonrpc {
         let call = CallRequest {
             id: 42,
             cmd: "plugin:fs|read".into(),
-            args: json!({"path": "/a"}).as_object().unwrap().clone(),
+            args: json!({"path": "/a"}).as_object().unwrap().clone().into(),
             body: Vec::new(),
             window: "main".into(),
             origin: ORIGIN.into(),

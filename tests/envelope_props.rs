@@ -11,7 +11,7 @@
 
 use isogate::danger::{self, Sealer};
 use isogate::envelope::{self, SealNonce};
-use isogate::message::{self, Limits, Message};
+use isogate::message::{self, Json, Limits, Message};
 use isogate::{AuditEvent, Call, DiscardReason, Gate, Outcome, Policy, PolicySource, Sender};
 use proptest::prelude::*;
 use serde_json::{json, Value};
@@ -213,7 +213,7 @@ proptest! {
         args in args_object(),
         body in prop::collection::vec(any::<u8>(), 0..64),
     ) {
-        let m = Message::Invoke { id, cmd: Cow::Borrowed(cmd), args, body: &body };
+        let m = Message::Invoke { id, cmd: Cow::Borrowed(cmd), args: Json::from_value(&args), body: &body };
         let plain = message::encode(&m);
         let back = message::decode(&plain, &Limits::default()).unwrap();
         prop_assert_eq!(&back, &m);
@@ -222,7 +222,7 @@ proptest! {
 
     #[test]
     fn emit_encode_then_decode_round_trips(event in "[A-Za-z0-9_.:|/-]{1,128}", payload in json_value()) {
-        let m = Message::Emit { event: Cow::Owned(event), payload };
+        let m = Message::Emit { event: Cow::Owned(event), payload: Json::from_value(&payload) };
         let plain = message::encode(&m);
         let back = message::decode(&plain, &Limits::default()).unwrap();
         prop_assert_eq!(&back, &m);

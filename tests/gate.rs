@@ -205,7 +205,7 @@ fn events_reach_listeners_without_a_reply() {
         store
             .lock()
             .unwrap()
-            .push((e.name.to_owned(), e.payload.clone()))
+            .push((e.name.to_owned(), e.payload.to_value()))
     })
     .with_listener("other", |_| panic!("wrong listener"));
     let mut sealer = Sealer::new(KEY, "main", ORIGIN, 1);

@@ -19,7 +19,7 @@
 //! use isogate::adapters::jsonrpc::JsonRpc;
 //! use isogate::CallRequest;
 //! use jsonrpsee::RpcModule;
-//! use serde_json::{json, Map};
+//! use isogate::message::Object;
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let mut module = RpcModule::new(());
@@ -31,7 +31,7 @@
 //! let call = CallRequest {
 //!     id: 7,
 //!     cmd: "greet".into(),
-//!     args: Map::new(),
+//!     args: Object::default(),
 //!     body: Vec::new(),
 //!     window: "main".into(),
 //!     origin: "app://localhost".into(),
@@ -45,8 +45,9 @@
 //! ```
 
 use crate::gate::{Admitted, CallRequest, Gate, Reply, Router, Sender};
+use crate::message::Object;
 use jsonrpsee::Methods;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 /// JSON-RPC "Invalid params".
 pub const INVALID_PARAMS: i64 = -32602;
@@ -73,7 +74,7 @@ struct RpcRequest<'a> {
     jsonrpc: &'static str,
     id: u64,
     method: &'a str,
-    params: &'a Map<String, Value>,
+    params: &'a Object<'a>,
 }
 
 fn error_object(code: i64, message: &str) -> Value {

@@ -3,6 +3,7 @@
 //! failed (only done once a message is already denied).
 
 use super::path::{PathFail, PathRule};
+use crate::message::Json;
 use regex::Regex;
 use serde_json::{Number, Value};
 use std::cmp::Ordering;
@@ -111,19 +112,23 @@ pub(crate) fn cmp_numbers(a: &Number, b: &Number) -> Option<Ordering> {
     }
 }
 
-/// JSON equality where numbers compare by value (`1` equals `1.0`).
-pub(crate) fn json_eq(a: &Value, b: &Value) -> bool {
+/// JSON equality between an allowed value (from the policy) and a
+/// message's value, where numbers compare by value (`1` equals `1.0`).
+pub(crate) fn json_eq(a: &Value, b: &Json<'_>) -> bool {
     match (a, b) {
-        (Value::Number(x), Value::Number(y)) => cmp_numbers(x, y) == Some(Ordering::Equal),
-        (Value::Array(x), Value::Array(y)) => {
+        (Value::Null, Json::Null) => true,
+        (Value::Bool(x), Json::Bool(y)) => x == y,
+        (Value::Number(x), Json::Number(y)) => cmp_numbers(x, y) == Some(Ordering::Equal),
+        (Value::String(x), Json::String(y)) => x == y,
+        (Value::Array(x), Json::Array(y)) => {
             x.len() == y.len() && x.iter().zip(y).all(|(p, q)| json_eq(p, q))
         }
-        (Value::Object(x), Value::Object(y)) => {
+        (Value::Object(x), Json::Object(y)) => {
             x.len() == y.len()
                 && x.iter()
                     .all(|(k, p)| y.get(k).is_some_and(|q| json_eq(p, q)))
         }
-        _ => a == b,
+        _ => false,
     }
 }
 
@@ -153,12 +158,12 @@ impl Constraint {
     /// the steps from `v` to the failing value, innermost first.
     pub(crate) fn check<'c, 'v>(
         &'c self,
-        v: &'v Value,
+        v: &'v Json<'_>,
         mut trace: Option<&mut Vec<Step<'v>>>,
     ) -> Result<(), Fail<'c, 'v>> {
         let wrong = |expected| Fail::Type {
             expected,
-            got: type_of(v),
+            got: v.type_name(),
         };
         match &self.kind {
             Kind::Any => {}
@@ -232,7 +237,7 @@ impl Constraint {
                         return Err(Fail::Missing(name));
                     }
                 }
-                for (key, value) in o {
+                for (key, value) in o.iter() {
                     match properties.binary_search_by(|(k, _)| k.as_str().cmp(key)) {
                         Ok(i) => {
                             let Some((_, c)) = properties.get(i) else {
@@ -319,7 +324,7 @@ fn check_bounds<'c>(
 pub(crate) fn describe(
     fail: &Fail<'_, '_>,
     subject: &str,
-    value: &Value,
+    value: &Json<'_>,
     root_args: bool,
 ) -> String {
     match fail {
@@ -344,13 +349,13 @@ pub(crate) fn describe(
 }
 
 /// A value for a message: numbers and short strings as is, others by type.
-fn short(v: &Value) -> String {
+fn short(v: &Json<'_>) -> String {
     match v {
-        Value::Number(n) => n.to_string(),
-        Value::String(s) if s.chars().count() <= 40 => format!("`{s}`"),
-        Value::Bool(b) => b.to_string(),
-        Value::Null => "null".to_owned(),
-        other => format!("a {}", type_of(other)),
+        Json::Number(n) => n.to_string(),
+        Json::String(s) if s.chars().count() <= 40 => format!("`{s}`"),
+        Json::Bool(b) => b.to_string(),
+        Json::Null => "null".to_owned(),
+        other => format!("a {}", other.type_name()),
     }
 }
 
@@ -358,6 +363,10 @@ fn short(v: &Value) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    fn j(v: &Value) -> Json<'_> {
+        Json::from_value(v)
+    }
 
     #[test]
     fn number_comparisons() {
@@ -370,9 +379,12 @@ mod tests {
             cmp_numbers(&n(json!(u64::MAX)), &n(json!(i64::MIN))),
             Some(Ordering::Greater)
         );
-        assert!(json_eq(&json!({"a": [1, 2.0]}), &json!({"a": [1.0, 2]})));
-        assert!(!json_eq(&json!({"a": 1}), &json!({"a": 1, "b": 2})));
-        assert!(!json_eq(&json!("1"), &json!(1)));
+        assert!(json_eq(
+            &json!({"a": [1, 2.0]}),
+            &j(&json!({"a": [1.0, 2]}))
+        ));
+        assert!(!json_eq(&json!({"a": 1}), &j(&json!({"a": 1, "b": 2}))));
+        assert!(!json_eq(&json!("1"), &j(&json!(1))));
     }
 
     #[test]
@@ -384,11 +396,14 @@ mod tests {
             },
             one_of: None,
         };
-        assert!(c.check(&json!(-2), None).is_ok());
-        assert!(c.check(&json!(5), None).is_ok());
-        assert!(matches!(c.check(&json!(6), None), Err(Fail::Above(_))));
-        assert!(matches!(c.check(&json!(-3), None), Err(Fail::Below(_))));
-        assert!(matches!(c.check(&json!(1.0), None), Err(Fail::Type { .. })));
+        assert!(c.check(&j(&json!(-2)), None).is_ok());
+        assert!(c.check(&j(&json!(5)), None).is_ok());
+        assert!(matches!(c.check(&j(&json!(6)), None), Err(Fail::Above(_))));
+        assert!(matches!(c.check(&j(&json!(-3)), None), Err(Fail::Below(_))));
+        assert!(matches!(
+            c.check(&j(&json!(1.0)), None),
+            Err(Fail::Type { .. })
+        ));
     }
 
     #[test]
@@ -419,11 +434,12 @@ mod tests {
             one_of: None,
         };
         let v = json!({"xs": [1, 2, 9]});
+        let v = j(&v);
         let mut trace = Vec::new();
         assert!(c.check(&v, Some(&mut trace)).is_err());
         assert_eq!(trace, vec![Step::Index(2), Step::Key("xs")]);
         assert!(matches!(
-            c.check(&json!({"y": 1}), None),
+            c.check(&j(&json!({"y": 1})), None),
             Err(Fail::Unknown("y"))
         ));
     }

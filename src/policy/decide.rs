@@ -1,15 +1,14 @@
 //! Decisions: one or two hash lookups for the candidate rules, then scope
-//! and constraint checks in id order. The allow path allocates only the
-//! decision's rule id and reason; explanations of a denial are built only
-//! once the message is already denied.
+//! and constraint checks in id order. The verdict itself allocates nothing;
+//! a [`Decision`]'s words are built only when someone asks for them, and
+//! explanations of a denial only once the message is already denied.
 
 use super::compile::Candidates;
 use super::constraint::{describe, Step};
 use super::model::{Effect, Rule};
 use super::origin::Origin;
-use super::{Decision, Policy, Request};
-use crate::message::MessageKind;
-use serde_json::Value;
+use super::{Decision, Policy, Query};
+use crate::message::{Json, MessageKind};
 
 /// The sender's scope, with its origin parsed at most once, and only if a
 /// rule restricts origins.
@@ -20,7 +19,7 @@ struct Scope<'r> {
 }
 
 impl<'r> Scope<'r> {
-    fn new(req: &Request<'r>) -> Self {
+    fn new(req: &Query<'r, '_>) -> Self {
         Self {
             window: req.window,
             origin: req.origin,
@@ -53,23 +52,59 @@ fn kind_word(kind: MessageKind) -> &'static str {
     }
 }
 
+/// What decided a request, before any words are put to it.
+enum Verdict<'p> {
+    /// No rule names the message.
+    Unnamed,
+    /// A deny rule in scope.
+    Denied(&'p Rule),
+    /// The allow rule with the smallest id whose scope and constraints pass.
+    Allowed(&'p Rule),
+    /// Named, but no allow rule passed.
+    Default(&'p Candidates),
+}
+
 impl Policy {
-    pub(crate) fn evaluate(&self, req: &Request<'_>, explain: bool) -> Decision {
+    fn verdict<'p>(&'p self, req: &Query<'_, '_>, scope: &mut Scope<'_>) -> Verdict<'p> {
         let index = match req.kind {
             MessageKind::Invoke => &self.commands,
             MessageKind::Emit => &self.events,
         };
         let Some(cands) = index.lookup(req.name) else {
-            let mut reason = self.nothing_allows(req);
-            if explain {
-                reason.push_str("; no rule names it");
-            }
-            return deny(None, reason);
+            return Verdict::Unnamed;
         };
-        let mut scope = Scope::new(req);
         // Lists are in id order, so the first match is the smallest id.
-        for rule in self.rules_at(&cands.deny) {
-            if scope.covers(rule) {
+        if let Some(rule) = self.rules_at(&cands.deny).find(|r| scope.covers(r)) {
+            return Verdict::Denied(rule);
+        }
+        for rule in self.rules_at(&cands.allow) {
+            if scope.covers(rule) && rule.constraint.check(req.args, None).is_ok() {
+                return Verdict::Allowed(rule);
+            }
+        }
+        Verdict::Default(cands)
+    }
+
+    /// The id of the rule that allows `req`, or `None` when it is denied:
+    /// the same verdict as [`Policy::decide`], without building its words.
+    pub(crate) fn allowing_rule(&self, req: &Query<'_, '_>) -> Option<&str> {
+        match self.verdict(req, &mut Scope::new(req)) {
+            Verdict::Allowed(rule) => Some(&rule.id),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn evaluate(&self, req: &Query<'_, '_>, explain: bool) -> Decision {
+        let mut scope = Scope::new(req);
+        match self.verdict(req, &mut scope) {
+            Verdict::Unnamed => {
+                let mut reason = self.nothing_allows(req);
+                if explain {
+                    reason.push_str("; no rule names it");
+                }
+                deny(None, reason)
+            }
+            Verdict::Denied(rule) => {
                 let mut reason = format!("denied by rule `{}`", rule.id);
                 if explain {
                     reason.push_str(&format!(
@@ -80,26 +115,18 @@ impl Policy {
                         req.origin
                     ));
                 }
-                return deny(Some(rule.id.clone()), reason);
+                deny(Some(rule.id.clone()), reason)
             }
+            Verdict::Allowed(rule) => allow(&rule.id),
+            Verdict::Default(cands) => self.denied_by_default(req, cands, &mut scope, explain),
         }
-        for rule in self.rules_at(&cands.allow) {
-            if scope.covers(rule) && rule.constraint.check(req.args, None).is_ok() {
-                return Decision {
-                    allowed: true,
-                    rule: Some(rule.id.clone()),
-                    reason: format!("allowed by rule `{}`", rule.id),
-                };
-            }
-        }
-        self.denied_by_default(req, cands, &mut scope, explain)
     }
 
     fn rules_at<'a>(&'a self, indices: &'a [usize]) -> impl Iterator<Item = &'a Rule> + 'a {
         indices.iter().filter_map(|&i| self.rules.get(i))
     }
 
-    fn nothing_allows(&self, req: &Request<'_>) -> String {
+    fn nothing_allows(&self, req: &Query<'_, '_>) -> String {
         format!(
             "no rule allows {} `{}` for window `{}` at origin `{}`",
             kind_word(req.kind),
@@ -114,7 +141,7 @@ impl Policy {
     /// the message but not this sender).
     fn denied_by_default(
         &self,
-        req: &Request<'_>,
+        req: &Query<'_, '_>,
         cands: &Candidates,
         scope: &mut Scope<'_>,
         explain: bool,
@@ -169,6 +196,15 @@ impl Policy {
     }
 }
 
+/// An allow decision's words.
+pub(crate) fn allow(rule: &str) -> Decision {
+    Decision {
+        allowed: true,
+        rule: Some(rule.to_owned()),
+        reason: format!("allowed by rule `{rule}`"),
+    }
+}
+
 fn deny(rule: Option<String>, reason: String) -> Decision {
     Decision {
         allowed: false,
@@ -179,7 +215,7 @@ fn deny(rule: Option<String>, reason: String) -> Decision {
 
 /// Names the value a trace leads to ("argument `a.b[2]`", "payload") and
 /// finds it.
-fn locate<'v>(req: &Request<'v>, trace: &[Step<'_>]) -> (String, &'v Value) {
+fn locate<'v, 'a>(req: &Query<'v, 'a>, trace: &[Step<'_>]) -> (String, &'v Json<'a>) {
     let mut path = String::new();
     let mut value = req.args;
     for step in trace {
@@ -189,11 +225,11 @@ fn locate<'v>(req: &Request<'v>, trace: &[Step<'_>]) -> (String, &'v Value) {
                     path.push('.');
                 }
                 path.push_str(k);
-                value = value.get(*k).unwrap_or(value);
+                value = value.get(k).unwrap_or(value);
             }
             Step::Index(i) => {
                 path.push_str(&format!("[{i}]"));
-                value = value.get(*i).unwrap_or(value);
+                value = value.get_index(*i).unwrap_or(value);
             }
         }
     }

@@ -46,10 +46,11 @@ mod path;
 
 /// The JSON type name of a value, as the policy language spells it.
 pub(crate) use constraint::type_of;
+pub(crate) use decide::allow;
 
 pub use errors::{PolicyError, PolicyErrors};
 
-use crate::message::{Limits, MessageKind};
+use crate::message::{Json, Limits, MessageKind};
 use serde_json::Value;
 use std::path::Path;
 
@@ -75,6 +76,32 @@ pub struct Request<'a> {
     pub name: &'a str,
     /// Command arguments (an object) or event payload.
     pub args: &'a Value,
+}
+
+impl<'a> Request<'a> {
+    fn query<'r>(&self, args: &'r Json<'a>) -> Query<'r, 'a>
+    where
+        'a: 'r,
+    {
+        Query {
+            window: self.window,
+            origin: self.origin,
+            kind: self.kind,
+            name: self.name,
+            args,
+        }
+    }
+}
+
+/// A request whose arguments are message JSON, borrowed where they lie:
+/// what decisions run on (the gate builds one without copying anything).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Query<'r, 'a> {
+    pub window: &'r str,
+    pub origin: &'r str,
+    pub kind: MessageKind,
+    pub name: &'r str,
+    pub args: &'r Json<'a>,
 }
 
 /// The outcome of a decision, with the rule that made it.
@@ -215,14 +242,14 @@ impl Policy {
     /// it through; otherwise it is refused by default, and the reason says
     /// why each allow rule in scope did not pass.
     pub fn decide(&self, req: &Request<'_>) -> Decision {
-        self.evaluate(req, false)
+        self.evaluate(&req.query(&Json::from_value(req.args)), false)
     }
 
     /// Same decision and rule as [`Policy::decide`], with a longer reason
     /// (what a deny covers, which rules name the message but not this
     /// sender). For logs and `isogate policy decide`, not the hot path.
     pub fn explain(&self, req: &Request<'_>) -> Decision {
-        self.evaluate(req, true)
+        self.evaluate(&req.query(&Json::from_value(req.args)), true)
     }
 
     /// Decoding limits for messages under this policy (the minimum of each

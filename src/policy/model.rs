@@ -1091,8 +1091,9 @@ impl Walker<'_, '_> {
         let mut ok = true;
         for (i, item) in items.iter().enumerate() {
             let v = item.to_value();
-            if let Err(fail) = check.check(&v, None) {
-                let why = describe(&fail, "it", &v, false);
+            let json = crate::message::Json::from_value(&v);
+            if let Err(fail) = check.check(&json, None) {
+                let why = describe(&fail, "it", &json, false);
                 self.error(
                     item.pos,
                     &child(ptr, &i.to_string()),

@@ -64,7 +64,7 @@ struct DemoRouter {
 impl Router for DemoRouter {
     fn call(&self, call: Call<'_>) -> Result<Value, Value> {
         self.hub.router_calls.fetch_add(1, Ordering::SeqCst);
-        let arg = |name: &str| call.args.get(name).cloned().unwrap_or(Value::Null);
+        let arg = |name: &str| &call.args[name];
         match call.cmd {
             "greet" => Ok(json!(format!(
                 "Hello, {}!",

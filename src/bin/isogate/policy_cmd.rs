@@ -87,12 +87,13 @@ pub fn decide(policies: &[PathBuf], window: &str, origin: &str, message: Option<
             return 2;
         }
     };
+    let args = msg.args().to_value();
     let decision = policy.explain(&Request {
         window,
         origin,
         kind: msg.kind(),
         name: msg.name(),
-        args: msg.args(),
+        args: &args,
     });
     out(&decision.to_json());
     if decision.allowed {

@@ -1,14 +1,16 @@
 //! Plaintext message decoding under hard limits (`docs/WIRE.md`, section 4).
 //!
-//! The JSON is first scanned without allocating, checking depth and counts;
-//! only then is it parsed, into a strict form that rejects duplicate keys at
-//! any depth and unknown fields.
+//! One strict pass over the JSON checks the limits as it goes (before the
+//! allocation each would bound), rejects duplicate keys at any depth and
+//! unknown fields, and leaves the arguments borrowed from the plaintext
+//! ([`Json`]).
 
-use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde::Deserialize;
-use serde_json::{Map, Value};
+mod json;
+
+pub use json::{Json, Object};
+
+use json::Parser;
 use std::borrow::Cow;
-use std::fmt;
 
 /// Longest command or event name, in bytes.
 pub const MAX_NAME_LEN: usize = 128;
@@ -41,7 +43,7 @@ impl Default for Limits {
     }
 }
 
-/// An opened, decoded message.
+/// An opened, decoded message, borrowing from the plaintext.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Message<'a> {
     /// A command call, which gets one reply.
@@ -50,8 +52,8 @@ pub enum Message<'a> {
         id: u64,
         /// Command name.
         cmd: Cow<'a, str>,
-        /// Arguments (always a JSON object).
-        args: Value,
+        /// Arguments (always an object).
+        args: Json<'a>,
         /// Raw binary argument (may be empty).
         body: &'a [u8],
     },
@@ -60,13 +62,13 @@ pub enum Message<'a> {
         /// Event name.
         event: Cow<'a, str>,
         /// Payload.
-        payload: Value,
+        payload: Json<'a>,
     },
 }
 
-impl Message<'_> {
+impl<'a> Message<'a> {
     /// The arguments (an object) of a command, or the payload of an event.
-    pub fn args(&self) -> &Value {
+    pub fn args(&self) -> &Json<'a> {
         match self {
             Message::Invoke { args, .. } => args,
             Message::Emit { payload, .. } => payload,
@@ -120,6 +122,9 @@ pub enum DecodeError {
 }
 
 /// Decodes a plaintext (`u32 json_len || json || body`) within `limits`.
+///
+/// A JSON text that breaks a limit is `OverLimit` even when it is also
+/// invalid further on (or before: the limits are then found by a scan).
 pub fn decode<'a>(plaintext: &'a [u8], limits: &Limits) -> Result<Message<'a>, DecodeError> {
     if plaintext.len() > limits.max_message_bytes {
         return Err(DecodeError::OverLimit);
@@ -132,16 +137,26 @@ pub fn decode<'a>(plaintext: &'a [u8], limits: &Limits) -> Result<Message<'a>, D
         return Err(DecodeError::Invalid);
     }
     let (json, body) = rest.split_at(json_len);
-    scan_limits(json, limits)?;
-    let raw: RawMessage<'a> = serde_json::from_slice(json).map_err(|_| DecodeError::Invalid)?;
-    let message = match raw.kind.as_ref() {
-        "invoke" => {
-            if raw.event.is_some() || raw.payload.is_some() {
+    let fields = match parse_fields(json, limits) {
+        Ok(fields) => fields,
+        // Over a limit anywhere (not only before the first error) is
+        // `OverLimit`, whatever else is wrong: a scan that allocates nothing
+        // tells which.
+        Err(e) => {
+            return Err(match scan_limits(json, limits) {
+                Err(DecodeError::OverLimit) => DecodeError::OverLimit,
+                _ => e,
+            })
+        }
+    };
+    let message = match fields.kind.as_deref() {
+        Some("invoke") => {
+            if fields.event.is_some() || fields.payload.is_some() {
                 return Err(DecodeError::Invalid);
             }
-            let id = raw.id.ok_or(DecodeError::Invalid)?;
-            let cmd = raw.cmd.ok_or(DecodeError::Invalid)?;
-            let args = raw.args.ok_or(DecodeError::Invalid)?.0;
+            let id = fields.id.ok_or(DecodeError::Invalid)?;
+            let cmd = fields.cmd.ok_or(DecodeError::Invalid)?;
+            let args = fields.args.ok_or(DecodeError::Invalid)?;
             let arg_count = args.as_object().ok_or(DecodeError::Invalid)?.len();
             if id > MAX_CALL_ID || !valid_name(&cmd) {
                 return Err(DecodeError::Invalid);
@@ -156,12 +171,16 @@ pub fn decode<'a>(plaintext: &'a [u8], limits: &Limits) -> Result<Message<'a>, D
                 body,
             }
         }
-        "emit" => {
-            if raw.id.is_some() || raw.cmd.is_some() || raw.args.is_some() || !body.is_empty() {
+        Some("emit") => {
+            if fields.id.is_some()
+                || fields.cmd.is_some()
+                || fields.args.is_some()
+                || !body.is_empty()
+            {
                 return Err(DecodeError::Invalid);
             }
-            let event = raw.event.ok_or(DecodeError::Invalid)?;
-            let payload = raw.payload.ok_or(DecodeError::Invalid)?.0;
+            let event = fields.event.ok_or(DecodeError::Invalid)?;
+            let payload = fields.payload.ok_or(DecodeError::Invalid)?;
             if !valid_name(&event) {
                 return Err(DecodeError::Invalid);
             }
@@ -172,9 +191,64 @@ pub fn decode<'a>(plaintext: &'a [u8], limits: &Limits) -> Result<Message<'a>, D
     Ok(message)
 }
 
+/// The message object's fields, each at most once. A field given as `null`
+/// is present (`"payload": null` is a valid payload; `"id": null` is
+/// invalid).
+#[derive(Default)]
+struct Fields<'a> {
+    kind: Option<Cow<'a, str>>,
+    id: Option<u64>,
+    cmd: Option<Cow<'a, str>>,
+    args: Option<Json<'a>>,
+    event: Option<Cow<'a, str>>,
+    payload: Option<Json<'a>>,
+}
+
+/// Parses the message object: known fields only, each once, of the right
+/// JSON type, and nothing after it.
+fn parse_fields<'a>(json: &'a [u8], limits: &Limits) -> Result<Fields<'a>, DecodeError> {
+    fn once<T>(slot: &mut Option<T>, value: T) -> Result<(), DecodeError> {
+        match slot.replace(value) {
+            None => Ok(()),
+            Some(_) => Err(DecodeError::Invalid),
+        }
+    }
+    let max_depth = limits.max_depth.min(MAX_DEPTH_CAP);
+    let mut p = Parser::new(json, max_depth, limits.max_items)?;
+    let mut f = Fields::default();
+    p.open(b'{', 0)?;
+    if !p.empty(b'}') {
+        let mut count = 0;
+        loop {
+            let key = p.key()?;
+            match key.as_ref() {
+                "kind" => once(&mut f.kind, p.string()?)?,
+                "id" => {
+                    // A non-negative integer: `1.0`, `-0` and `1e2` are not.
+                    let n = p.number()?.as_u64().ok_or(DecodeError::Invalid)?;
+                    once(&mut f.id, n)?;
+                }
+                "cmd" => once(&mut f.cmd, p.string()?)?,
+                "args" => once(&mut f.args, p.value(1)?)?,
+                "event" => once(&mut f.event, p.string()?)?,
+                "payload" => once(&mut f.payload, p.value(1)?)?,
+                _ => return Err(DecodeError::Invalid),
+            }
+            count += 1;
+            if !p.more(b'}', count)? {
+                break;
+            }
+        }
+    }
+    if !p.at_end() {
+        return Err(DecodeError::Invalid);
+    }
+    Ok(f)
+}
+
 /// Encodes a message as a plaintext; the inverse of [`decode`].
 pub fn encode(message: &Message<'_>) -> Vec<u8> {
-    let (json, body): (Value, &[u8]) = match message {
+    let (json, body): (serde_json::Value, &[u8]) = match message {
         Message::Invoke {
             id,
             cmd,
@@ -205,93 +279,6 @@ pub fn valid_name(name: &str) -> bool {
         && name.bytes().all(|b| {
             b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b':' | b'|' | b'/')
         })
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawMessage<'a> {
-    #[serde(borrow)]
-    kind: Cow<'a, str>,
-    // `present`: a field given as `null` is present (`"payload": null` is a
-    // valid payload; `"id": null` is invalid), not absent as serde's
-    // `Option` would have it.
-    #[serde(default, deserialize_with = "present")]
-    id: Option<u64>,
-    #[serde(borrow, default, deserialize_with = "present")]
-    cmd: Option<Cow<'a, str>>,
-    #[serde(default, deserialize_with = "present")]
-    args: Option<StrictValue>,
-    #[serde(borrow, default, deserialize_with = "present")]
-    event: Option<Cow<'a, str>>,
-    #[serde(default, deserialize_with = "present")]
-    payload: Option<StrictValue>,
-}
-
-/// Deserializes a field that is in the JSON; absence is `default`'s `None`.
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
-    T::deserialize(d).map(Some)
-}
-
-/// A JSON value whose objects have no duplicate keys, at any depth.
-struct StrictValue(Value);
-
-impl<'de> Deserialize<'de> for StrictValue {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(StrictVisitor).map(StrictValue)
-    }
-}
-
-struct StrictVisitor;
-
-impl<'de> Visitor<'de> for StrictVisitor {
-    type Value = Value;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON value")
-    }
-    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
-        Ok(Value::Bool(v))
-    }
-    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
-        Ok(Value::from(v))
-    }
-    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
-        Ok(Value::from(v))
-    }
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
-        serde_json::Number::from_f64(v)
-            .map(Value::Number)
-            .ok_or_else(|| E::custom("non-finite number"))
-    }
-    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
-        Ok(Value::String(v.to_owned()))
-    }
-    fn visit_string<E>(self, v: String) -> Result<Value, E> {
-        Ok(Value::String(v))
-    }
-    fn visit_unit<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-    fn visit_none<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
-        while let Some(StrictValue(v)) = seq.next_element()? {
-            items.push(v);
-        }
-        Ok(Value::Array(items))
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let mut out = Map::new();
-        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
-            let StrictValue(v) = map.next_value()?;
-            if out.insert(key.into_owned(), v).is_some() {
-                return Err(de::Error::custom("duplicate key"));
-            }
-        }
-        Ok(Value::Object(out))
-    }
 }
 
 /// Checks depth and per-container counts over the raw JSON bytes without
@@ -402,7 +389,7 @@ mod tests {
             e,
             Message::Emit {
                 event: "clicked".into(),
-                payload: serde_json::json!([1, 2])
+                payload: Json::Array(vec![Json::Number(1u64.into()), Json::Number(2u64.into())])
             }
         );
     }

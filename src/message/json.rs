@@ -1,0 +1,851 @@
+//! JSON borrowed from the opened plaintext, and the strict one-pass parser
+//! that builds it within the message limits.
+//!
+//! The policy checks and the router read arguments where they lie: strings
+//! without escapes are slices of the plaintext, objects are small sorted
+//! vectors, and nothing is copied into a `serde_json::Value` unless the app
+//! asks for one ([`Json::to_value`]).
+
+use super::DecodeError;
+use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
+use serde_json::{Map, Number, Value};
+use std::borrow::Cow;
+use std::fmt;
+
+/// A JSON value borrowed from a message. Same shape as
+/// [`serde_json::Value`], with the same number semantics (integers that fit
+/// are `u64`/`i64`, the rest are correctly rounded `f64`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Json<'a> {
+    /// `null`.
+    Null,
+    /// `true` or `false`.
+    Bool(bool),
+    /// A number.
+    Number(Number),
+    /// A string: borrowed when it had no escapes.
+    String(Cow<'a, str>),
+    /// An array.
+    Array(Vec<Json<'a>>),
+    /// An object (keys unique).
+    Object(Object<'a>),
+}
+
+/// A JSON object with unique keys, kept sorted by key (the order
+/// `serde_json::Map` iterates in).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Object<'a> {
+    entries: Vec<(Cow<'a, str>, Json<'a>)>,
+}
+
+static NULL: Json<'static> = Json::Null;
+
+impl<'a> Json<'a> {
+    /// Borrows a `serde_json::Value` (strings are not copied).
+    pub fn from_value(value: &'a Value) -> Json<'a> {
+        match value {
+            Value::Null => Json::Null,
+            Value::Bool(b) => Json::Bool(*b),
+            Value::Number(n) => Json::Number(n.clone()),
+            Value::String(s) => Json::String(Cow::Borrowed(s)),
+            Value::Array(items) => Json::Array(items.iter().map(Json::from_value).collect()),
+            Value::Object(map) => Json::Object(Object::from_map(map)),
+        }
+    }
+
+    /// An owned `serde_json::Value` with the same content.
+    pub fn to_value(&self) -> Value {
+        match self {
+            Json::Null => Value::Null,
+            Json::Bool(b) => Value::Bool(*b),
+            Json::Number(n) => Value::Number(n.clone()),
+            Json::String(s) => Value::String(s.as_ref().to_owned()),
+            Json::Array(items) => Value::Array(items.iter().map(Json::to_value).collect()),
+            Json::Object(o) => Value::Object(o.to_map()),
+        }
+    }
+
+    /// The same value owning its strings, free of the plaintext.
+    pub fn into_owned(self) -> Json<'static> {
+        match self {
+            Json::Null => Json::Null,
+            Json::Bool(b) => Json::Bool(b),
+            Json::Number(n) => Json::Number(n),
+            Json::String(s) => Json::String(Cow::Owned(s.into_owned())),
+            Json::Array(items) => Json::Array(items.into_iter().map(Json::into_owned).collect()),
+            Json::Object(o) => Json::Object(o.into_owned()),
+        }
+    }
+
+    /// The JSON type's name: `null`, `boolean`, `integer` (a number without
+    /// fraction or exponent that fits 64 bits), `number`, `string`, `array`
+    /// or `object`.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Json::Null => "null",
+            Json::Bool(_) => "boolean",
+            Json::Number(n) if n.is_f64() => "number",
+            Json::Number(_) => "integer",
+            Json::String(_) => "string",
+            Json::Array(_) => "array",
+            Json::Object(_) => "object",
+        }
+    }
+
+    /// Whether this is `null`.
+    pub fn is_null(&self) -> bool {
+        matches!(self, Json::Null)
+    }
+
+    /// Whether this is `true` or `false`.
+    pub fn is_boolean(&self) -> bool {
+        matches!(self, Json::Bool(_))
+    }
+
+    /// Whether this is an object.
+    pub fn is_object(&self) -> bool {
+        matches!(self, Json::Object(_))
+    }
+
+    /// The boolean, if this is one.
+    pub fn as_bool(&self) -> Option<bool> {
+        match self {
+            Json::Bool(b) => Some(*b),
+            _ => None,
+        }
+    }
+
+    /// The string, if this is one.
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Json::String(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The number, if this is one.
+    pub fn as_number(&self) -> Option<&Number> {
+        match self {
+            Json::Number(n) => Some(n),
+            _ => None,
+        }
+    }
+
+    /// The number as `i64`, if it is an integer that fits.
+    pub fn as_i64(&self) -> Option<i64> {
+        self.as_number()?.as_i64()
+    }
+
+    /// The number as `u64`, if it is a non-negative integer that fits.
+    pub fn as_u64(&self) -> Option<u64> {
+        self.as_number()?.as_u64()
+    }
+
+    /// The number as `f64`.
+    pub fn as_f64(&self) -> Option<f64> {
+        self.as_number()?.as_f64()
+    }
+
+    /// The items, if this is an array.
+    pub fn as_array(&self) -> Option<&[Json<'a>]> {
+        match self {
+            Json::Array(items) => Some(items),
+            _ => None,
+        }
+    }
+
+    /// The object, if this is one.
+    pub fn as_object(&self) -> Option<&Object<'a>> {
+        match self {
+            Json::Object(o) => Some(o),
+            _ => None,
+        }
+    }
+
+    /// An object's value for `key`, or `None` (also for non-objects).
+    pub fn get(&self, key: &str) -> Option<&Json<'a>> {
+        self.as_object()?.get(key)
+    }
+
+    /// An array's item at `index`, or `None` (also for non-arrays).
+    pub fn get_index(&self, index: usize) -> Option<&Json<'a>> {
+        self.as_array()?.get(index)
+    }
+}
+
+impl<'a> Object<'a> {
+    /// Borrows a `serde_json::Map` (strings are not copied).
+    pub fn from_map(map: &'a Map<String, Value>) -> Object<'a> {
+        let mut entries: Vec<_> = map
+            .iter()
+            .map(|(k, v)| (Cow::Borrowed(k.as_str()), Json::from_value(v)))
+            .collect();
+        // Already sorted unless serde_json keeps insertion order.
+        entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        Object { entries }
+    }
+
+    /// The same object owning its strings, free of the plaintext.
+    pub fn into_owned(self) -> Object<'static> {
+        Object {
+            entries: self
+                .entries
+                .into_iter()
+                .map(|(k, v)| (Cow::Owned(k.into_owned()), v.into_owned()))
+                .collect(),
+        }
+    }
+
+    /// An owned `serde_json::Map` with the same content.
+    pub fn to_map(&self) -> Map<String, Value> {
+        self.entries
+            .iter()
+            .map(|(k, v)| (k.as_ref().to_owned(), v.to_value()))
+            .collect()
+    }
+
+    /// The value for `key`.
+    pub fn get(&self, key: &str) -> Option<&Json<'a>> {
+        let i = self.position(key)?;
+        self.entries.get(i).map(|(_, v)| v)
+    }
+
+    /// Whether `key` is present.
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.position(key).is_some()
+    }
+
+    fn position(&self, key: &str) -> Option<usize> {
+        // Argument objects are small: a scan beats a binary search there.
+        if self.entries.len() <= 8 {
+            self.entries.iter().position(|(k, _)| k == key)
+        } else {
+            self.entries
+                .binary_search_by(|(k, _)| k.as_ref().cmp(key))
+                .ok()
+        }
+    }
+
+    /// How many keys.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether there are no keys.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The entries, sorted by key.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&str, &Json<'a>)> {
+        self.entries.iter().map(|(k, v)| (k.as_ref(), v))
+    }
+
+    /// The keys, sorted.
+    pub fn keys(&self) -> impl ExactSizeIterator<Item = &str> {
+        self.entries.iter().map(|(k, _)| k.as_ref())
+    }
+}
+
+/// `args["name"]`: the value, or `null` when the key is absent (as
+/// `serde_json::Value` indexes).
+impl<'a> std::ops::Index<&str> for Object<'a> {
+    type Output = Json<'a>;
+    fn index(&self, key: &str) -> &Json<'a> {
+        self.get(key).unwrap_or(&NULL)
+    }
+}
+
+/// `value["name"]`: an object's value, or `null`.
+impl<'a> std::ops::Index<&str> for Json<'a> {
+    type Output = Json<'a>;
+    fn index(&self, key: &str) -> &Json<'a> {
+        self.get(key).unwrap_or(&NULL)
+    }
+}
+
+/// `value[2]`: an array's item, or `null`.
+impl<'a> std::ops::Index<usize> for Json<'a> {
+    type Output = Json<'a>;
+    fn index(&self, index: usize) -> &Json<'a> {
+        self.get_index(index).unwrap_or(&NULL)
+    }
+}
+
+impl From<Value> for Json<'static> {
+    fn from(value: Value) -> Self {
+        match value {
+            Value::Null => Json::Null,
+            Value::Bool(b) => Json::Bool(b),
+            Value::Number(n) => Json::Number(n),
+            Value::String(s) => Json::String(Cow::Owned(s)),
+            Value::Array(items) => Json::Array(items.into_iter().map(Json::from).collect()),
+            Value::Object(map) => Json::Object(Object::from(map)),
+        }
+    }
+}
+
+impl From<Map<String, Value>> for Object<'static> {
+    fn from(map: Map<String, Value>) -> Self {
+        let mut entries: Vec<_> = map
+            .into_iter()
+            .map(|(k, v)| (Cow::<str>::Owned(k), Json::from(v)))
+            .collect();
+        entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        Object { entries }
+    }
+}
+
+impl PartialEq<Value> for Json<'_> {
+    fn eq(&self, other: &Value) -> bool {
+        match (self, other) {
+            (Json::Null, Value::Null) => true,
+            (Json::Bool(a), Value::Bool(b)) => a == b,
+            (Json::Number(a), Value::Number(b)) => a == b,
+            (Json::String(a), Value::String(b)) => a == b,
+            (Json::Array(a), Value::Array(b)) => {
+                a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
+            }
+            (Json::Object(a), Value::Object(b)) => a == b,
+            _ => false,
+        }
+    }
+}
+
+impl PartialEq<Map<String, Value>> for Object<'_> {
+    fn eq(&self, other: &Map<String, Value>) -> bool {
+        self.len() == other.len()
+            && self
+                .iter()
+                .all(|(k, v)| other.get(k).is_some_and(|w| v == w))
+    }
+}
+
+impl Serialize for Json<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Json::Null => s.serialize_unit(),
+            Json::Bool(b) => s.serialize_bool(*b),
+            Json::Number(n) => n.serialize(s),
+            Json::String(v) => s.serialize_str(v),
+            Json::Array(items) => {
+                let mut seq = s.serialize_seq(Some(items.len()))?;
+                for item in items {
+                    seq.serialize_element(item)?;
+                }
+                seq.end()
+            }
+            Json::Object(o) => o.serialize(s),
+        }
+    }
+}
+
+impl Serialize for Object<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(self.len()))?;
+        for (k, v) in self.iter() {
+            map.serialize_entry(k, v)?;
+        }
+        map.end()
+    }
+}
+
+/// The compact JSON text.
+impl fmt::Display for Json<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text = serde_json::to_string(self).map_err(|_| fmt::Error)?;
+        f.write_str(&text)
+    }
+}
+
+/// The strict parser: RFC 8259 JSON exactly as `serde_json` reads it
+/// (no comments, no trailing commas, no lone surrogates, no control
+/// characters in strings, no non-finite numbers), plus what the message
+/// format adds: no duplicate keys, at most `max_depth` nested containers
+/// and `max_items` entries in any one. Limits are checked before the
+/// allocation they would bound.
+pub(crate) struct Parser<'a> {
+    text: &'a str,
+    pos: usize,
+    max_depth: usize,
+    max_items: usize,
+}
+
+type Parsed<T> = Result<T, DecodeError>;
+
+impl<'a> Parser<'a> {
+    /// A parser over `json`, which must be UTF-8.
+    pub(crate) fn new(json: &'a [u8], max_depth: usize, max_items: usize) -> Parsed<Self> {
+        let text = std::str::from_utf8(json).map_err(|_| DecodeError::Invalid)?;
+        Ok(Self {
+            text,
+            pos: 0,
+            max_depth,
+            max_items,
+        })
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.text.as_bytes().get(self.pos).copied()
+    }
+
+    /// Skips whitespace and returns the next byte, without consuming it.
+    pub(crate) fn next_token(&mut self) -> Option<u8> {
+        while let Some(b) = self.peek() {
+            if !matches!(b, b' ' | b'\t' | b'\n' | b'\r') {
+                return Some(b);
+            }
+            self.pos += 1;
+        }
+        None
+    }
+
+    /// Skips whitespace and consumes `byte`, or fails.
+    pub(crate) fn expect(&mut self, byte: u8) -> Parsed<()> {
+        if self.next_token() == Some(byte) {
+            self.pos += 1;
+            Ok(())
+        } else {
+            Err(DecodeError::Invalid)
+        }
+    }
+
+    /// Whether only whitespace is left.
+    pub(crate) fn at_end(&mut self) -> bool {
+        self.next_token().is_none()
+    }
+
+    /// Opens a container nested inside `depth` others.
+    pub(crate) fn open(&mut self, byte: u8, depth: usize) -> Parsed<()> {
+        self.expect(byte)?;
+        if depth >= self.max_depth {
+            return Err(DecodeError::OverLimit);
+        }
+        Ok(())
+    }
+
+    /// After an object's or array's `count`-th entry: `Ok(true)` when
+    /// another follows (a comma), `Ok(false)` at `close`.
+    pub(crate) fn more(&mut self, close: u8, count: usize) -> Parsed<bool> {
+        match self.next_token() {
+            Some(b',') => {
+                self.pos += 1;
+                if count >= self.max_items {
+                    return Err(DecodeError::OverLimit);
+                }
+                Ok(true)
+            }
+            Some(b) if b == close => {
+                self.pos += 1;
+                Ok(false)
+            }
+            _ => Err(DecodeError::Invalid),
+        }
+    }
+
+    /// Consumes `close` if it comes next (an empty container).
+    pub(crate) fn empty(&mut self, close: u8) -> bool {
+        if self.next_token() == Some(close) {
+            self.pos += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// An object key and its colon.
+    pub(crate) fn key(&mut self) -> Parsed<Cow<'a, str>> {
+        let key = self.string()?;
+        self.expect(b':')?;
+        Ok(key)
+    }
+
+    /// A value nested inside `depth` containers.
+    pub(crate) fn value(&mut self, depth: usize) -> Parsed<Json<'a>> {
+        match self.next_token().ok_or(DecodeError::Invalid)? {
+            b'"' => self.string().map(Json::String),
+            b'{' => self.object(depth).map(Json::Object),
+            b'[' => self.array(depth).map(Json::Array),
+            b't' => self.literal("true", Json::Bool(true)),
+            b'f' => self.literal("false", Json::Bool(false)),
+            b'n' => self.literal("null", Json::Null),
+            _ => self.number().map(Json::Number),
+        }
+    }
+
+    fn literal(&mut self, word: &str, value: Json<'a>) -> Parsed<Json<'a>> {
+        let end = self.pos + word.len();
+        if self.text.as_bytes().get(self.pos..end) == Some(word.as_bytes()) {
+            self.pos = end;
+            Ok(value)
+        } else {
+            Err(DecodeError::Invalid)
+        }
+    }
+
+    fn object(&mut self, depth: usize) -> Parsed<Object<'a>> {
+        self.open(b'{', depth)?;
+        let mut entries = Vec::new();
+        if !self.empty(b'}') {
+            loop {
+                let key = self.key()?;
+                let value = self.value(depth + 1)?;
+                entries.push((key, value));
+                if !self.more(b'}', entries.len())? {
+                    break;
+                }
+            }
+        }
+        entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        if entries
+            .windows(2)
+            .any(|w| matches!(w, [a, b] if a.0 == b.0))
+        {
+            return Err(DecodeError::Invalid);
+        }
+        Ok(Object { entries })
+    }
+
+    fn array(&mut self, depth: usize) -> Parsed<Vec<Json<'a>>> {
+        self.open(b'[', depth)?;
+        let mut items = Vec::new();
+        if !self.empty(b']') {
+            loop {
+                items.push(self.value(depth + 1)?);
+                if !self.more(b']', items.len())? {
+                    break;
+                }
+            }
+        }
+        Ok(items)
+    }
+
+    /// A string: borrowed when it has no escapes.
+    pub(crate) fn string(&mut self) -> Parsed<Cow<'a, str>> {
+        self.expect(b'"')?;
+        let start = self.pos;
+        let bytes = self.text.as_bytes();
+        let rest = bytes.get(start..).ok_or(DecodeError::Invalid)?;
+        let at = start + find_special(rest).ok_or(DecodeError::Invalid)?;
+        match bytes.get(at) {
+            Some(b'"') => {
+                self.pos = at + 1;
+                let s = self.text.get(start..at).ok_or(DecodeError::Invalid)?;
+                Ok(Cow::Borrowed(s))
+            }
+            Some(b'\\') => {
+                let head = self.text.get(start..at).ok_or(DecodeError::Invalid)?;
+                self.pos = at;
+                self.escaped_string(head).map(Cow::Owned)
+            }
+            // A control character.
+            _ => Err(DecodeError::Invalid),
+        }
+    }
+
+    /// The rest of a string from its first backslash; `head` is what came
+    /// before it.
+    fn escaped_string(&mut self, head: &str) -> Parsed<String> {
+        let mut out = String::with_capacity(head.len() + 16);
+        out.push_str(head);
+        loop {
+            let bytes = self.text.as_bytes();
+            match bytes.get(self.pos) {
+                Some(b'"') => {
+                    self.pos += 1;
+                    return Ok(out);
+                }
+                Some(b'\\') => {
+                    let escape = *bytes.get(self.pos + 1).ok_or(DecodeError::Invalid)?;
+                    self.pos += 2;
+                    let c = match escape {
+                        b'"' => '"',
+                        b'\\' => '\\',
+                        b'/' => '/',
+                        b'b' => '\u{8}',
+                        b'f' => '\u{c}',
+                        b'n' => '\n',
+                        b'r' => '\r',
+                        b't' => '\t',
+                        b'u' => self.unicode_escape()?,
+                        _ => return Err(DecodeError::Invalid),
+                    };
+                    out.push(c);
+                }
+                Some(_) => {
+                    let rest = bytes.get(self.pos..).ok_or(DecodeError::Invalid)?;
+                    let run = find_special(rest).ok_or(DecodeError::Invalid)?;
+                    if run == 0 {
+                        // A control character.
+                        return Err(DecodeError::Invalid);
+                    }
+                    let end = self.pos + run;
+                    out.push_str(self.text.get(self.pos..end).ok_or(DecodeError::Invalid)?);
+                    self.pos = end;
+                }
+                None => return Err(DecodeError::Invalid),
+            }
+        }
+    }
+
+    /// The character of a `\uXXXX` escape (the `\u` already consumed),
+    /// joining a surrogate pair; a lone surrogate is invalid.
+    fn unicode_escape(&mut self) -> Parsed<char> {
+        let first = self.hex4()?;
+        let code = match first {
+            0xD800..=0xDBFF => {
+                if self.text.as_bytes().get(self.pos..self.pos + 2) != Some(b"\\u") {
+                    return Err(DecodeError::Invalid);
+                }
+                self.pos += 2;
+                let second = self.hex4()?;
+                if !(0xDC00..=0xDFFF).contains(&second) {
+                    return Err(DecodeError::Invalid);
+                }
+                0x10000 + ((first - 0xD800) << 10) + (second - 0xDC00)
+            }
+            0xDC00..=0xDFFF => return Err(DecodeError::Invalid),
+            _ => first,
+        };
+        char::from_u32(code).ok_or(DecodeError::Invalid)
+    }
+
+    fn hex4(&mut self) -> Parsed<u32> {
+        let digits = self
+            .text
+            .as_bytes()
+            .get(self.pos..self.pos + 4)
+            .ok_or(DecodeError::Invalid)?;
+        let mut code = 0u32;
+        for &d in digits {
+            let v = char::from(d).to_digit(16).ok_or(DecodeError::Invalid)?;
+            code = code * 16 + v;
+        }
+        self.pos += 4;
+        Ok(code)
+    }
+
+    /// A number, with `serde_json`'s semantics: an integer without fraction
+    /// or exponent is a `u64` (or an `i64` when negative) if it fits; the
+    /// rest, `-0` included, is the correctly rounded `f64`; a number whose
+    /// `f64` is infinite is invalid.
+    pub(crate) fn number(&mut self) -> Parsed<Number> {
+        let bytes = self.text.as_bytes();
+        let start = self.pos;
+        let mut i = start;
+        let negative = bytes.get(i) == Some(&b'-');
+        if negative {
+            i += 1;
+        }
+        let int_start = i;
+        match bytes.get(i) {
+            Some(b'0') => i += 1,
+            Some(b'1'..=b'9') => {
+                while bytes.get(i).is_some_and(u8::is_ascii_digit) {
+                    i += 1;
+                }
+            }
+            _ => return Err(DecodeError::Invalid),
+        }
+        let int_end = i;
+        let mut integer = true;
+        if bytes.get(i) == Some(&b'.') {
+            integer = false;
+            i += 1;
+            let digits = i;
+            while bytes.get(i).is_some_and(u8::is_ascii_digit) {
+                i += 1;
+            }
+            if i == digits {
+                return Err(DecodeError::Invalid);
+            }
+        }
+        if matches!(bytes.get(i), Some(b'e' | b'E')) {
+            integer = false;
+            i += 1;
+            if matches!(bytes.get(i), Some(b'+' | b'-')) {
+                i += 1;
+            }
+            let digits = i;
+            while bytes.get(i).is_some_and(u8::is_ascii_digit) {
+                i += 1;
+            }
+            if i == digits {
+                return Err(DecodeError::Invalid);
+            }
+        }
+        self.pos = i;
+        if integer {
+            let digits = self
+                .text
+                .get(int_start..int_end)
+                .ok_or(DecodeError::Invalid)?;
+            if let Ok(magnitude) = digits.parse::<u64>() {
+                if !negative {
+                    return Ok(Number::from(magnitude));
+                }
+                if magnitude != 0 {
+                    if let Some(n) = 0i64.checked_sub_unsigned(magnitude) {
+                        return Ok(Number::from(n));
+                    }
+                }
+            }
+        }
+        let text = self.text.get(start..i).ok_or(DecodeError::Invalid)?;
+        let f: f64 = text.parse().map_err(|_| DecodeError::Invalid)?;
+        Number::from_f64(f).ok_or(DecodeError::Invalid)
+    }
+}
+
+/// The position of the first `"`, `\` or control character (below 0x20) in
+/// `s`. Short strings end within the first few bytes; past those, whole
+/// 32-byte blocks are tested at once (branch-free, so the compiler
+/// vectorizes the test) and long string bodies are skipped at many bytes a
+/// cycle.
+fn find_special(s: &[u8]) -> Option<usize> {
+    const HEAD: usize = 16;
+    const BLOCK: usize = 32;
+    let special = |b: &u8| (*b == b'"') | (*b == b'\\') | (*b < 0x20);
+    let head = s.get(..HEAD).unwrap_or(s);
+    if let Some(p) = head.iter().position(special) {
+        return Some(p);
+    }
+    let mut skipped = head.len();
+    for block in s.get(skipped..)?.chunks_exact(BLOCK) {
+        let hits = block
+            .iter()
+            .fold(0u8, |hits, b| hits | u8::from(special(b)));
+        if hits != 0 {
+            break;
+        }
+        skipped += BLOCK;
+    }
+    let rest = s.get(skipped..)?;
+    rest.iter().position(special).map(|p| skipped + p)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn parse(text: &str) -> Result<Json<'_>, DecodeError> {
+        let mut p = Parser::new(text.as_bytes(), 32, 10_000)?;
+        let v = p.value(0)?;
+        if p.at_end() {
+            Ok(v)
+        } else {
+            Err(DecodeError::Invalid)
+        }
+    }
+
+    #[test]
+    fn agrees_with_serde_json_on_valid_text() {
+        for text in [
+            r#"{"b":[1,-2,3.5,-0,0,1e3,1E-3,-0.0],"a":{"x":null,"y":true,"z":false}}"#,
+            r#""\u00e9\ud83d\ude00\n\t\"\\\/\b\f\r""#,
+            "18446744073709551615",
+            "18446744073709551616",
+            "-9223372036854775808",
+            "-9223372036854775809",
+            "123456789012345678901234567890",
+            "2.2250738585072011e-308",
+            "1e-400",
+            "0.1",
+            "[]",
+            "{}",
+            " [ 1 , { } , [ ] ] ",
+            r#""plain ASCII and ünïcödé""#,
+        ] {
+            let reference: Value = serde_json::from_str(text).unwrap();
+            let ours = parse(text).unwrap();
+            assert_eq!(ours.to_value(), reference, "{text}");
+            assert_eq!(ours, reference, "{text}");
+            assert_eq!(ours.to_string(), reference.to_string(), "{text}");
+        }
+    }
+
+    #[test]
+    fn refuses_what_serde_json_refuses() {
+        for text in [
+            "",
+            "[1,]",
+            "{\"a\":1,}",
+            "01",
+            "1.",
+            ".5",
+            "-",
+            "1e",
+            "+1",
+            "tru",
+            "nul",
+            "\"\\ud800\"",
+            "\"\\udc00\"",
+            "\"\\ud800\\u0041\"",
+            "\"\\x\"",
+            "\"a\u{1}\"",
+            "\"abc",
+            "1e400",
+            "-1e400",
+            "[1 2]",
+            "{\"a\" 1}",
+            "{1:2}",
+            "NaN",
+            "Infinity",
+            "[1]]",
+            "// c",
+        ] {
+            assert!(serde_json::from_str::<Value>(text).is_err(), "{text}");
+            assert!(parse(text).is_err(), "{text}");
+        }
+        assert_eq!(parse(r#"{"a":1,"a":1}"#), Err(DecodeError::Invalid));
+        assert_eq!(parse(r#"{"a":1,"\u0061":2}"#), Err(DecodeError::Invalid));
+        assert!(Parser::new(b"\"\xff\"", 32, 10).is_err());
+    }
+
+    #[test]
+    fn limits_hold_while_parsing() {
+        fn parse_with(text: &str, depth: usize, items: usize) -> Result<Json<'_>, DecodeError> {
+            let mut p = Parser::new(text.as_bytes(), depth, items).unwrap();
+            p.value(0)
+        }
+        assert_eq!(
+            parse_with("[[1]]", 1, 9).err(),
+            Some(DecodeError::OverLimit)
+        );
+        assert!(parse_with("[[1]]", 2, 9).is_ok());
+        assert_eq!(
+            parse_with("[1,2,3]", 9, 2).err(),
+            Some(DecodeError::OverLimit)
+        );
+        assert!(parse_with("[1,2,3]", 9, 3).is_ok());
+        assert_eq!(
+            parse_with(r#"{"a":1,"b":2,"c":3}"#, 9, 2).err(),
+            Some(DecodeError::OverLimit)
+        );
+    }
+
+    #[test]
+    fn strings_without_escapes_are_borrowed() {
+        let text = r#"{"name":"Ada","note":"a\nb"}"#;
+        let v = parse(text).unwrap();
+        assert!(matches!(
+            v.get("name"),
+            Some(Json::String(Cow::Borrowed("Ada")))
+        ));
+        assert!(matches!(v.get("note"), Some(Json::String(Cow::Owned(s))) if s == "a\nb"));
+        assert_eq!(v["missing"], Json::Null);
+        assert_eq!(v["name"].as_str(), Some("Ada"));
+    }
+
+    #[test]
+    fn objects_iterate_like_serde_json_maps() {
+        let text = r#"{"b":1,"a":2,"c":{"z":1,"y":2}}"#;
+        let ours = parse(text).unwrap();
+        let reference: Value = serde_json::from_str(text).unwrap();
+        let keys: Vec<&str> = ours.as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["a", "b", "c"]);
+        assert_eq!(Json::from_value(&reference), ours);
+        assert_eq!(json!(ours), reference);
+    }
+}
