@@ -17,6 +17,8 @@ use crate::{Call, Gate, MessageKind, Policy, PolicySource, Request, Router, Send
 use serde_json::{json, Value};
 use std::sync::{Arc, Mutex};
 
+mod reference;
+
 /// The fixed launch key of every fuzzing gate.
 pub const KEY: [u8; 32] = [0x42; 32];
 /// The origin every fuzzing window lives at.
@@ -212,6 +214,7 @@ fn at_most(a: &Limits, b: &Limits) -> bool {
 /// called only for a message that decodes and that the policy allows.
 pub fn message_decode(data: &[u8]) {
     let Some(policy) = fixed_policy() else { return };
+    differential(data, policy.limits());
     let ladder = limit_ladder(policy.limits());
     let mut first_ok: Option<Message<'_>> = None;
     let mut prev: Option<&Limits> = None;
@@ -265,6 +268,67 @@ pub fn message_decode(data: &[u8]) {
         Err(_) => {
             assert!(calls.is_empty(), "the router saw an undecodable message");
             assert!(reply.is_none());
+        }
+    }
+}
+
+/// Differential: `message::decode` and the decoder it replaced (kept in
+/// `reference`) give exactly the same result on `data` as a plaintext,
+/// under the limit ladder (with the fixed policy's limits), the default
+/// limits and a middling set: both `Ok` with the same kind, id, name, body
+/// and arguments (same `serde_json::Value`, same JSON text, so `-0.0` is
+/// not `0.0`), or both the same `DecodeError`.
+///
+/// One documented difference is allowed: the old decoder also read a JSON
+/// array as the sequence of the message's fields (`["invoke",1,"greet",{}]`),
+/// which `docs/WIRE.md` section 4 does not allow; the new decoder refuses
+/// it as invalid, and the oracle is asked to refuse it too.
+#[doc(hidden)]
+pub fn message_differential(data: &[u8]) {
+    let policy_limits = fixed_policy().map_or_else(Limits::default, |p| p.limits());
+    differential(data, policy_limits);
+}
+
+fn differential(data: &[u8], policy_limits: Limits) {
+    let [tiny, policy, huge] = limit_ladder(policy_limits);
+    let middling = Limits {
+        max_message_bytes: 4096,
+        max_depth: 5,
+        max_items: 6,
+        max_args: 3,
+    };
+    for limits in [tiny, policy, huge, Limits::default(), middling] {
+        let ours = message::decode(data, &limits);
+        let theirs = reference::decode(data, &limits, reference::Arrays::Refused);
+        match (&ours, &theirs) {
+            (Ok(m), Ok(r)) => {
+                let (id, body) = match m {
+                    Message::Invoke { id, body, .. } => (Some(*id), *body),
+                    Message::Emit { .. } => (None, &[][..]),
+                };
+                assert_eq!(
+                    (m.kind(), id, m.name(), body),
+                    (r.kind, r.id, r.name.as_ref(), r.body),
+                    "decoders disagree on the message under {limits:?}"
+                );
+                let args = m.args().to_value();
+                assert_eq!(
+                    args, r.args,
+                    "decoders disagree on the arguments under {limits:?}"
+                );
+                assert_eq!(
+                    args.to_string(),
+                    r.args.to_string(),
+                    "decoders disagree on the arguments' text under {limits:?}"
+                );
+            }
+            _ => assert_eq!(
+                ours.as_ref().err(),
+                theirs.as_ref().err(),
+                "decoders disagree under {limits:?}: new {:?}, old {:?}",
+                ours.as_ref().map(|m| (m.kind(), m.name().to_owned())),
+                theirs.as_ref().map(|r| (r.kind, r.name.to_string())),
+            ),
         }
     }
 }

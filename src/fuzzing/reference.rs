@@ -1,0 +1,287 @@
+//! The message decoder as it was before the one-pass parser (commit
+//! `fbfc8ab`, `src/message.rs`): a limit scan, then `serde_json` into a
+//! strict `serde_json::Value` (duplicate keys refused at any depth, unknown
+//! fields refused, a field given as `null` present). Kept verbatim in
+//! behaviour as the oracle `message_differential` holds the new decoder to.
+//!
+//! Only the limit scan differs in form: this is the byte-at-a-time scanner
+//! that the block-skipping `scan_limits` replaced (`src/message/mod.rs`
+//! tests it against this form).
+
+use crate::message::{valid_name, DecodeError, Limits, MessageKind, MAX_CALL_ID, MAX_DEPTH_CAP};
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use std::borrow::Cow;
+use std::fmt;
+
+/// A message the old decoder accepted.
+#[derive(Debug)]
+pub(super) struct Decoded<'a> {
+    pub(super) kind: MessageKind,
+    /// `None` for an event.
+    pub(super) id: Option<u64>,
+    pub(super) name: Cow<'a, str>,
+    /// A command's arguments or an event's payload.
+    pub(super) args: Value,
+    /// Empty for an event.
+    pub(super) body: &'a [u8],
+}
+
+/// How the oracle reads a JSON array where the message object belongs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Arrays {
+    /// As the old decoder did: serde's derived `Deserialize` also takes a
+    /// struct as the sequence of its fields in declaration order, so
+    /// `["invoke",1,"greet",{}]` was a valid command.
+    #[cfg_attr(
+        not(test),
+        expect(dead_code, reason = "the tests pin the old decoder's behaviour")
+    )]
+    Accepted,
+    /// As `docs/WIRE.md` section 4 says ("one object"): invalid.
+    Refused,
+}
+
+/// The old `message::decode`. With [`Arrays::Refused`], a message JSON
+/// that is an array (which passed the limit scan) is invalid instead of
+/// being read as the sequence of the message's fields; nothing else changes.
+pub(super) fn decode<'a>(
+    plaintext: &'a [u8],
+    limits: &Limits,
+    arrays: Arrays,
+) -> Result<Decoded<'a>, DecodeError> {
+    if plaintext.len() > limits.max_message_bytes {
+        return Err(DecodeError::OverLimit);
+    }
+    let (len, rest) = plaintext
+        .split_first_chunk::<4>()
+        .ok_or(DecodeError::Invalid)?;
+    let json_len = usize::try_from(u32::from_be_bytes(*len)).map_err(|_| DecodeError::Invalid)?;
+    if json_len > rest.len() {
+        return Err(DecodeError::Invalid);
+    }
+    let (json, body) = rest.split_at(json_len);
+    scan_limits(json, limits)?;
+    if arrays == Arrays::Refused && is_array(json) {
+        return Err(DecodeError::Invalid);
+    }
+    let raw: RawMessage<'a> = serde_json::from_slice(json).map_err(|_| DecodeError::Invalid)?;
+    let message = match raw.kind.as_ref() {
+        "invoke" => {
+            if raw.event.is_some() || raw.payload.is_some() {
+                return Err(DecodeError::Invalid);
+            }
+            let id = raw.id.ok_or(DecodeError::Invalid)?;
+            let cmd = raw.cmd.ok_or(DecodeError::Invalid)?;
+            let args = raw.args.ok_or(DecodeError::Invalid)?.0;
+            let arg_count = args.as_object().ok_or(DecodeError::Invalid)?.len();
+            if id > MAX_CALL_ID || !valid_name(&cmd) {
+                return Err(DecodeError::Invalid);
+            }
+            if arg_count > limits.max_args {
+                return Err(DecodeError::OverLimit);
+            }
+            Decoded {
+                kind: MessageKind::Invoke,
+                id: Some(id),
+                name: cmd,
+                args,
+                body,
+            }
+        }
+        "emit" => {
+            if raw.id.is_some() || raw.cmd.is_some() || raw.args.is_some() || !body.is_empty() {
+                return Err(DecodeError::Invalid);
+            }
+            let event = raw.event.ok_or(DecodeError::Invalid)?;
+            let payload = raw.payload.ok_or(DecodeError::Invalid)?.0;
+            if !valid_name(&event) {
+                return Err(DecodeError::Invalid);
+            }
+            Decoded {
+                kind: MessageKind::Emit,
+                id: None,
+                name: event,
+                args: payload,
+                body: &[],
+            }
+        }
+        _ => return Err(DecodeError::Invalid),
+    };
+    Ok(message)
+}
+
+/// Whether the JSON text's first token opens an array.
+fn is_array(json: &[u8]) -> bool {
+    json.iter()
+        .find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+        .is_some_and(|&b| b == b'[')
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMessage<'a> {
+    #[serde(borrow)]
+    kind: Cow<'a, str>,
+    // `present`: a field given as `null` is present (`"payload": null` is a
+    // valid payload; `"id": null` is invalid), not absent as serde's
+    // `Option` would have it.
+    #[serde(default, deserialize_with = "present")]
+    id: Option<u64>,
+    #[serde(borrow, default, deserialize_with = "present")]
+    cmd: Option<Cow<'a, str>>,
+    #[serde(default, deserialize_with = "present")]
+    args: Option<StrictValue>,
+    #[serde(borrow, default, deserialize_with = "present")]
+    event: Option<Cow<'a, str>>,
+    #[serde(default, deserialize_with = "present")]
+    payload: Option<StrictValue>,
+}
+
+/// Deserializes a field that is in the JSON; absence is `default`'s `None`.
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
+}
+
+/// A JSON value whose objects have no duplicate keys, at any depth.
+struct StrictValue(Value);
+
+impl<'de> Deserialize<'de> for StrictValue {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(StrictVisitor).map(StrictValue)
+    }
+}
+
+struct StrictVisitor;
+
+impl<'de> Visitor<'de> for StrictVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
+        serde_json::Number::from_f64(v)
+            .map(Value::Number)
+            .ok_or_else(|| E::custom("non-finite number"))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
+        while let Some(StrictValue(v)) = seq.next_element()? {
+            items.push(v);
+        }
+        Ok(Value::Array(items))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut out = Map::new();
+        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            let StrictValue(v) = map.next_value()?;
+            if out.insert(key.into_owned(), v).is_some() {
+                return Err(de::Error::custom("duplicate key"));
+            }
+        }
+        Ok(Value::Object(out))
+    }
+}
+
+/// Depth and per-container counts over the raw JSON bytes, a byte at a
+/// time: `OverLimit` at the first container deeper than `max_depth` (capped
+/// at `MAX_DEPTH_CAP`) or the first comma that starts an entry past
+/// `max_items`, `Invalid` at a close with nothing open, `Ok` otherwise
+/// (also for an unterminated string). Brackets and commas inside strings do
+/// not count; a backslash in a string escapes the byte after it.
+pub(super) fn scan_limits(json: &[u8], limits: &Limits) -> Result<(), DecodeError> {
+    let max_depth = limits.max_depth.min(MAX_DEPTH_CAP);
+    let mut counts = [0usize; MAX_DEPTH_CAP];
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for &b in json {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'{' | b'[' => {
+                if depth >= max_depth {
+                    return Err(DecodeError::OverLimit);
+                }
+                if let Some(c) = counts.get_mut(depth) {
+                    *c = 0;
+                }
+                depth += 1;
+            }
+            b'}' | b']' => depth = depth.checked_sub(1).ok_or(DecodeError::Invalid)?,
+            b',' if depth > 0 => {
+                let count = counts.get_mut(depth - 1).ok_or(DecodeError::Invalid)?;
+                *count += 1;
+                // `count` commas mean `count + 1` entries.
+                if *count >= limits.max_items {
+                    return Err(DecodeError::OverLimit);
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::message;
+
+    fn old(json: &str, limits: &Limits) -> Result<(MessageKind, Value), DecodeError> {
+        let p = crate::danger::plaintext(json, b"");
+        decode(&p, limits, Arrays::Accepted).map(|d| (d.kind, d.args))
+    }
+
+    fn new(json: &str, limits: &Limits) -> Result<(MessageKind, Value), DecodeError> {
+        let p = crate::danger::plaintext(json, b"");
+        message::decode(&p, limits).map(|m| (m.kind(), m.args().to_value()))
+    }
+
+    #[test]
+    fn the_old_decoder_read_an_array_as_the_message_fields() {
+        let d = Limits::default();
+        let json = r#"["invoke",7,"greet",{"name":"Ada"}]"#;
+        assert_eq!(
+            old(json, &d),
+            Ok((MessageKind::Invoke, serde_json::json!({"name": "Ada"})))
+        );
+        let p = crate::danger::plaintext(json, b"");
+        assert_eq!(
+            decode(&p, &d, Arrays::Refused).err(),
+            Some(DecodeError::Invalid)
+        );
+        assert_eq!(new(json, &d), Err(DecodeError::Invalid));
+        super::super::message_differential(&p);
+    }
+}
