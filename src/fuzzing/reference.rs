@@ -284,4 +284,19 @@ mod tests {
         assert_eq!(new(json, &d), Err(DecodeError::Invalid));
         super::super::message_differential(&p);
     }
+
+    #[test]
+    fn whitespace_before_the_id() {
+        for json in [
+            r#"{"kind":"invoke","id": 1,"cmd":"a","args":{}}"#,
+            "{\"kind\":\"invoke\",\"id\":\n\t\r 1,\"cmd\":\"a\",\"args\":{}}",
+        ] {
+            let d = Limits::default();
+            assert_eq!(
+                old(json, &d),
+                Ok((MessageKind::Invoke, serde_json::json!({})))
+            );
+            assert_eq!(new(json, &d), old(json, &d), "{json}");
+        }
+    }
 }

@@ -628,8 +628,10 @@ impl<'a> Parser<'a> {
     /// A number, with `serde_json`'s semantics: an integer without fraction
     /// or exponent is a `u64` (or an `i64` when negative) if it fits; the
     /// rest, `-0` included, is the correctly rounded `f64`; a number whose
-    /// `f64` is infinite is invalid.
+    /// `f64` is infinite is invalid. Whitespace before it is skipped.
     pub(crate) fn number(&mut self) -> Parsed<Number> {
+        // `"id": 1` has a space before the number, as JSON allows.
+        self.next_token();
         let bytes = self.text.as_bytes();
         let start = self.pos;
         let mut i = start;
