@@ -268,6 +268,10 @@ mod tests {
         message::decode(&p, limits).map(|m| (m.kind(), m.args().to_value()))
     }
 
+    fn emit(payload: &str) -> String {
+        format!(r#"{{"kind":"emit","event":"e","payload":{payload}}}"#)
+    }
+
     #[test]
     fn the_old_decoder_read_an_array_as_the_message_fields() {
         let d = Limits::default();
@@ -298,5 +302,28 @@ mod tests {
             );
             assert_eq!(new(json, &d), old(json, &d), "{json}");
         }
+    }
+
+    #[test]
+    fn numbers_with_huge_exponents_and_many_digits() {
+        let d = Limits::default();
+        // 0.000…1 (70,000 zeros) times 10^655360: infinite, out of range.
+        let tiny_times_huge = emit(&format!("0.{}1e655360", "0".repeat(70_000)));
+        assert_eq!(old(&tiny_times_huge, &d), Err(DecodeError::Invalid));
+        assert_eq!(new(&tiny_times_huge, &d), old(&tiny_times_huge, &d));
+        // 10^70000 times 10^-700000: zero.
+        let huge_times_tiny = emit(&format!("1{}e-700000", "0".repeat(70_000)));
+        assert_eq!(
+            old(&huge_times_tiny, &d),
+            Ok((MessageKind::Emit, serde_json::json!(0.0)))
+        );
+        assert_eq!(new(&huge_times_tiny, &d), old(&huge_times_tiny, &d));
+        // 10^70000 times 10^-69999 is 10.
+        let ten = emit(&format!("1{}e-69999", "0".repeat(70_000)));
+        assert_eq!(
+            old(&ten, &d),
+            Ok((MessageKind::Emit, serde_json::json!(10.0)))
+        );
+        assert_eq!(new(&ten, &d), old(&ten, &d));
     }
 }

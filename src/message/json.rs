@@ -627,7 +627,8 @@ impl<'a> Parser<'a> {
 
     /// A number, with `serde_json`'s semantics: an integer without fraction
     /// or exponent is a `u64` (or an `i64` when negative) if it fits; the
-    /// rest, `-0` included, is the correctly rounded `f64`; a number whose
+    /// rest, `-0` included, is the `f64` serde_json reads (correctly
+    /// rounded with its `float_roundtrip` feature); a number whose
     /// `f64` is infinite is invalid. Whitespace before it is skipped.
     pub(crate) fn number(&mut self) -> Parsed<Number> {
         // `"id": 1` has a space before the number, as JSON allows.
@@ -694,7 +695,10 @@ impl<'a> Parser<'a> {
             }
         }
         let text = self.text.get(start..i).ok_or(DecodeError::Invalid)?;
-        let f: f64 = text.parse().map_err(|_| DecodeError::Invalid)?;
+        // serde_json reads it, as the decoder before this one did:
+        // `str::parse` caps the exponent it reads at about 65,536, so with as
+        // many digits it is wrong (`1`, 70,000 zeros, `e-700000` gave 1.0).
+        let f: f64 = serde_json::from_str(text).map_err(|_| DecodeError::Invalid)?;
         Number::from_f64(f).ok_or(DecodeError::Invalid)
     }
 }
