@@ -258,6 +258,15 @@ mod tests {
     use super::*;
     use crate::message;
 
+    fn huge() -> Limits {
+        Limits {
+            max_message_bytes: usize::MAX,
+            max_depth: usize::MAX,
+            max_items: usize::MAX,
+            max_args: usize::MAX,
+        }
+    }
+
     fn old(json: &str, limits: &Limits) -> Result<(MessageKind, Value), DecodeError> {
         let p = crate::danger::plaintext(json, b"");
         decode(&p, limits, Arrays::Accepted).map(|d| (d.kind, d.args))
@@ -325,5 +334,17 @@ mod tests {
             Ok((MessageKind::Emit, serde_json::json!(10.0)))
         );
         assert_eq!(new(&ten, &d), old(&ten, &d));
+    }
+
+    #[test]
+    fn serde_json_nested_at_most_127_deep() {
+        // The message object is depth 1: a payload 126 deep is 127 in all.
+        let at = |n: usize| emit(&format!("{}{}", "[".repeat(n), "]".repeat(n)));
+        assert!(old(&at(126), &huge()).is_ok());
+        assert_eq!(new(&at(126), &huge()), old(&at(126), &huge()));
+        assert_eq!(old(&at(127), &huge()), Err(DecodeError::Invalid));
+        assert_eq!(new(&at(127), &huge()), old(&at(127), &huge()));
+        assert_eq!(old(&at(128), &huge()), Err(DecodeError::OverLimit));
+        assert_eq!(new(&at(128), &huge()), old(&at(128), &huge()));
     }
 }

@@ -373,6 +373,12 @@ pub(crate) struct Parser<'a> {
 
 type Parsed<T> = Result<T, DecodeError>;
 
+/// The decoder before this one parsed with serde_json, whose recursion
+/// limit refuses a 128th nested container (the message object counts) as
+/// invalid. Only `max_depth` 128 (`MAX_DEPTH_CAP`) lets a message get there;
+/// it is refused the same way.
+const SERDE_JSON_NESTING: usize = 127;
+
 impl<'a> Parser<'a> {
     /// A parser over `json`, which must be UTF-8.
     pub(crate) fn new(json: &'a [u8], max_depth: usize, max_items: usize) -> Parsed<Self> {
@@ -420,6 +426,9 @@ impl<'a> Parser<'a> {
         self.expect(byte)?;
         if depth >= self.max_depth {
             return Err(DecodeError::OverLimit);
+        }
+        if depth >= SERDE_JSON_NESTING {
+            return Err(DecodeError::Invalid);
         }
         Ok(())
     }
