@@ -301,7 +301,8 @@ fn check_gate(warm: &[u8], envs: &[Vec<u8>]) {
     assert!(gate.handle(SENDER, warm).is_some(), "gate refused seq 0");
     for e in envs {
         let reply = gate.handle(SENDER, e).expect("gate dispatches the fixture");
-        assert_eq!(reply.result, Ok(Value::Null));
+        // The router answers the sum of what it read (a number).
+        assert!(matches!(reply.result, Ok(Value::Number(_))), "{reply:?}");
     }
 }
 

@@ -149,8 +149,8 @@ pub fn decode<'a>(plaintext: &'a [u8], limits: &Limits) -> Result<Message<'a>, D
             })
         }
     };
-    let message = match fields.kind.as_deref() {
-        Some("invoke") => {
+    let message = match fields.kind.as_deref().map(str::as_bytes) {
+        Some([b'i', b'n', b'v', b'o', b'k', b'e']) => {
             if fields.event.is_some() || fields.payload.is_some() {
                 return Err(DecodeError::Invalid);
             }
@@ -171,7 +171,7 @@ pub fn decode<'a>(plaintext: &'a [u8], limits: &Limits) -> Result<Message<'a>, D
                 body,
             }
         }
-        Some("emit") => {
+        Some([b'e', b'm', b'i', b't']) => {
             if fields.id.is_some()
                 || fields.cmd.is_some()
                 || fields.args.is_some()
@@ -221,17 +221,18 @@ fn parse_fields<'a>(json: &'a [u8], limits: &Limits) -> Result<Fields<'a>, Decod
         let mut count = 0;
         loop {
             let key = p.key()?;
-            match key.as_ref() {
-                "kind" => once(&mut f.kind, p.string()?)?,
-                "id" => {
+            // Byte patterns, not `&str` ones: no `memcmp` call per field.
+            match key.as_bytes() {
+                [b'k', b'i', b'n', b'd'] => once(&mut f.kind, p.string()?)?,
+                [b'i', b'd'] => {
                     // A non-negative integer: `1.0`, `-0` and `1e2` are not.
                     let n = p.number()?.as_u64().ok_or(DecodeError::Invalid)?;
                     once(&mut f.id, n)?;
                 }
-                "cmd" => once(&mut f.cmd, p.string()?)?,
-                "args" => once(&mut f.args, p.value(1)?)?,
-                "event" => once(&mut f.event, p.string()?)?,
-                "payload" => once(&mut f.payload, p.value(1)?)?,
+                [b'c', b'm', b'd'] => once(&mut f.cmd, p.string()?)?,
+                [b'a', b'r', b'g', b's'] => once(&mut f.args, p.value(1)?)?,
+                [b'e', b'v', b'e', b'n', b't'] => once(&mut f.event, p.string()?)?,
+                [b'p', b'a', b'y', b'l', b'o', b'a', b'd'] => once(&mut f.payload, p.value(1)?)?,
                 _ => return Err(DecodeError::Invalid),
             }
             count += 1;

@@ -5,6 +5,8 @@
 use super::path::{PathFail, PathRule};
 use crate::message::Json;
 use regex::Regex;
+use regex_automata::dfa::{dense::DFA, Automaton};
+use regex_automata::{Anchored, Input};
 use serde_json::{Number, Value};
 use std::cmp::Ordering;
 
@@ -54,6 +56,25 @@ pub(crate) enum Kind {
 pub(crate) struct Pattern {
     pub source: String,
     pub regex: Regex,
+    /// The same anchored pattern as a dense DFA, when it is small (most
+    /// argument patterns are): a full match is then one table walk over
+    /// the string, without the general engine's per-search set-up.
+    pub dfa: Option<Box<DFA<Vec<u32>>>>,
+}
+
+impl Pattern {
+    /// Whether the whole of `s` matches.
+    pub(crate) fn full_match(&self, s: &str) -> bool {
+        if let Some(dfa) = &self.dfa {
+            let input = Input::new(s).anchored(Anchored::Yes).earliest(true);
+            // The DFA is built without quit bytes or heuristics, so it never
+            // gives up; the regex answers if it ever did.
+            if let Ok(found) = dfa.try_search_fwd(&input) {
+                return found.is_some();
+            }
+        }
+        self.regex.is_match(s)
+    }
 }
 
 /// One step into a value, for locating a failure.
@@ -185,7 +206,7 @@ impl Constraint {
                 let s = v.as_str().ok_or_else(|| wrong("string"))?;
                 check_length(s, *min_length, *max_length)?;
                 if let Some(p) = pattern {
-                    if !p.regex.is_match(s) {
+                    if !p.full_match(s) {
                         return Err(Fail::Pattern(&p.source));
                     }
                 }

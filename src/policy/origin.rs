@@ -65,8 +65,9 @@ fn valid_scheme(s: &str) -> bool {
         && bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
 }
 
-/// A DNS-style name (non-empty labels of letters, digits, `-` and `_`) or a
-/// bracketed IPv6 address.
+/// A DNS-style name (non-empty labels of at most 63 letters, digits, `-`
+/// and `_`; at most 253 bytes) or a bracketed IPv6 address. One pass over
+/// the bytes: it runs for every message's sender.
 fn valid_host(h: &str) -> bool {
     if let Some(inner) = h.strip_prefix('[').and_then(|r| r.strip_suffix(']')) {
         return !inner.is_empty()
@@ -75,15 +76,26 @@ fn valid_host(h: &str) -> bool {
                 .bytes()
                 .all(|b| b.is_ascii_hexdigit() || matches!(b, b':' | b'.'));
     }
-    !h.is_empty()
-        && h.len() <= 253
-        && h.split('.').all(|label| {
-            !label.is_empty()
-                && label.len() <= 63
-                && label
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_'))
-        })
+    if h.is_empty() || h.len() > 253 {
+        return false;
+    }
+    let mut label = 0usize;
+    for b in h.bytes() {
+        if b == b'.' {
+            if label == 0 {
+                return false;
+            }
+            label = 0;
+        } else if b.is_ascii_alphanumeric() || b == b'-' || b == b'_' {
+            label += 1;
+            if label > 63 {
+                return false;
+            }
+        } else {
+            return false;
+        }
+    }
+    label > 0
 }
 
 /// Splits `host[:port]` (the part after `://`); the port text is returned raw.
@@ -102,8 +114,11 @@ fn split_host_port(rest: &str) -> (&str, Option<&str>) {
             None => (rest, None),
         };
     }
-    match rest.split_once(':') {
-        Some((host, port)) => (host, Some(port)),
+    match rest.bytes().position(|b| b == b':') {
+        Some(colon) => match (rest.get(..colon), rest.get(colon + 1..)) {
+            (Some(host), Some(port)) => (host, Some(port)),
+            _ => (rest, None),
+        },
         None => (rest, None),
     }
 }
@@ -119,7 +134,9 @@ impl<'a> Origin<'a> {
     /// Parses a serialized origin, `scheme://host[:port]`, nothing more.
     /// Anything else (a path, user info, `null`) is `None`.
     pub(crate) fn parse(s: &'a str) -> Option<Origin<'a>> {
-        let (scheme, rest) = s.split_once("://")?;
+        // The scheme cannot hold a `:`, so the first `:` must start `://`.
+        let colon = s.bytes().position(|b| b == b':')?;
+        let (scheme, rest) = (s.get(..colon)?, s.get(colon..)?.strip_prefix("://")?);
         if !valid_scheme(scheme) {
             return None;
         }
@@ -133,6 +150,60 @@ impl<'a> Origin<'a> {
         };
         Some(Origin { scheme, host, port })
     }
+}
+
+/// Where a parsed origin's parts lie in its text, so that a parse can be
+/// reused for the same text without borrowing it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Parts {
+    scheme_end: usize,
+    host: (usize, usize),
+    port: Option<u16>,
+}
+
+thread_local! {
+    /// The last sender origin this thread parsed, and its parts. Messages
+    /// from one webview all carry the same origin: this spares a parse per
+    /// message for one string compare.
+    static LAST_PARSED: std::cell::RefCell<(String, Option<Parts>)> =
+        const { std::cell::RefCell::new((String::new(), None)) };
+}
+
+impl<'a> Origin<'a> {
+    /// [`Origin::parse`], reusing this thread's last parse when `s` is the
+    /// same text (the result is the same either way).
+    pub(crate) fn parse_memoized(s: &'a str) -> Option<Origin<'a>> {
+        let parts = LAST_PARSED.with(|last| {
+            let mut last = last.try_borrow_mut().ok()?;
+            if last.0 != s {
+                let parts = Origin::parse(s).map(|o| Parts {
+                    scheme_end: o.scheme.len(),
+                    host: offsets(s, o.host),
+                    port: o.port,
+                });
+                last.0.clear();
+                last.0.push_str(s);
+                last.1 = parts;
+            }
+            Some(last.1)
+        });
+        match parts {
+            Some(Some(p)) => Some(Origin {
+                scheme: s.get(..p.scheme_end)?,
+                host: s.get(p.host.0..p.host.1)?,
+                port: p.port,
+            }),
+            Some(None) => None,
+            // Re-entered (cannot happen: nothing here calls back): parse.
+            None => Origin::parse(s),
+        }
+    }
+}
+
+/// The byte range of `part`, a subslice of `whole`.
+fn offsets(whole: &str, part: &str) -> (usize, usize) {
+    let start = (part.as_ptr() as usize).saturating_sub(whole.as_ptr() as usize);
+    (start, start + part.len())
 }
 
 impl OriginPattern {
@@ -223,9 +294,12 @@ impl OriginPattern {
             OriginPattern::Exact { scheme, host, port } => (scheme, host, port),
         };
         let Some(o) = origin else { return false };
-        o.scheme.eq_ignore_ascii_case(scheme)
+        // Patterns are lowercase and origins nearly always are: a plain
+        // compare first, the case-folding one only when that fails.
+        let same = |a: &str, b: &str| a == b || a.eq_ignore_ascii_case(b);
+        same(o.scheme, scheme)
             && match host {
-                HostPattern::Exact(h) => o.host.eq_ignore_ascii_case(h),
+                HostPattern::Exact(h) => same(o.host, h),
                 HostPattern::Subdomains(suffix) => {
                     o.host.len() > suffix.len()
                         && o.host
@@ -385,5 +459,102 @@ mod tests {
         assert!(pat("http://a:*").covers(&pat("http://a:81")));
         assert!(!pat("http://a:81").covers(&pat("http://a:*")));
         assert!(pat("http://a").covers(&pat("http://a:80")));
+    }
+}
+
+#[cfg(test)]
+mod reference_tests {
+    use super::*;
+
+    /// The `split`-based parser the byte scan replaced.
+    fn parse_reference(s: &str) -> Option<Origin<'_>> {
+        let (scheme, rest) = s.split_once("://")?;
+        if !valid_scheme(scheme) {
+            return None;
+        }
+        let (host, port) = if rest.starts_with('[') {
+            split_host_port(rest)
+        } else {
+            match rest.split_once(':') {
+                Some((host, port)) => (host, Some(port)),
+                None => (rest, None),
+            }
+        };
+        let host_ok = if host.starts_with('[') {
+            valid_host(host)
+        } else {
+            !host.is_empty()
+                && host.len() <= 253
+                && host.split('.').all(|label| {
+                    !label.is_empty()
+                        && label.len() <= 63
+                        && label
+                            .bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_'))
+                })
+        };
+        if !host_ok {
+            return None;
+        }
+        let port = match port {
+            Some(p) => Some(parse_port(p)?),
+            None => default_port(scheme),
+        };
+        Some(Origin { scheme, host, port })
+    }
+
+    #[test]
+    fn memoized_parse_is_the_parse() {
+        for s in [
+            "http://127.0.0.1:8917",
+            "http://127.0.0.1:8917",
+            "null",
+            "null",
+            "https://a.b",
+            "http://[::1]:80",
+            "http://127.0.0.1:8917",
+            "tauri://localhost",
+            "",
+        ] {
+            let owned = s.to_owned();
+            assert_eq!(Origin::parse_memoized(&owned), Origin::parse(s), "{s}");
+        }
+    }
+
+    #[test]
+    fn byte_scan_agrees_with_the_split_based_parse() {
+        let alphabet = [
+            "h", "t", "p", "s", ":", "/", ".", "[", "]", "1", "8", "a", "-", "_", "é", "://", "0",
+            "x",
+        ];
+        let mut x: u32 = 99;
+        let mut checked = 0;
+        for len in 0..24usize {
+            for _ in 0..400 {
+                let s: String = (0..len)
+                    .map(|_| {
+                        x ^= x << 13;
+                        x ^= x >> 17;
+                        x ^= x << 5;
+                        alphabet
+                            .get(x as usize % alphabet.len())
+                            .copied()
+                            .unwrap_or("a")
+                    })
+                    .collect();
+                for candidate in [s.clone(), format!("http://{s}"), format!("app://a{s}")] {
+                    assert_eq!(
+                        Origin::parse(&candidate),
+                        parse_reference(&candidate),
+                        "{candidate:?}"
+                    );
+                    checked += 1;
+                }
+            }
+        }
+        let long_label = format!("http://{}.com", "a".repeat(64));
+        assert_eq!(Origin::parse(&long_label), None);
+        assert_eq!(parse_reference(&long_label), None);
+        assert!(checked > 20_000);
     }
 }
