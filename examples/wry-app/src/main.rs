@@ -173,7 +173,7 @@ fn build_gate(observed: &Arc<Observed>, options: &Options) -> Result<Gate<Table>
             kept.push_back(event.clone());
         })
         .with_listener("self-test-report", move |event| {
-            *lock(&report.report) = Some(event.payload.clone());
+            *lock(&report.report) = Some(event.payload.to_value());
         });
     match &options.learn {
         #[cfg(debug_assertions)]
