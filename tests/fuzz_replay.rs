@@ -83,6 +83,19 @@ fn crash_reproducers_stay_fixed() {
 }
 
 #[test]
+fn message_corpus_agrees_with_the_old_decoder() {
+    // `message_decode` runs this check too; here it runs alone, so a
+    // disagreement is reported as one.
+    let mut n = replay_dir(&corpus_dir().join("message"), fuzzing::message_differential);
+    n += replay_dir(
+        &corpus_dir().join("crashes").join("message"),
+        fuzzing::message_differential,
+    );
+    eprintln!("checked {n} message corpus files against the old decoder");
+    assert!(n > 0, "tests/corpus/message is empty");
+}
+
+#[test]
 fn seeds_are_well_formed() {
     let dir = match std::env::var_os("ISOGATE_WRITE_SEEDS") {
         Some(dir) => PathBuf::from(dir),

@@ -15,7 +15,7 @@ use crate::envelope;
 use crate::message::{self, Json, Limits, Message};
 use crate::{Call, Gate, MessageKind, Policy, PolicySource, Request, Router, Sender};
 use serde_json::{json, Value};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 mod reference;
 
@@ -285,8 +285,11 @@ pub fn message_decode(data: &[u8]) {
 /// it as invalid, and the oracle is asked to refuse it too.
 #[doc(hidden)]
 pub fn message_differential(data: &[u8]) {
-    let policy_limits = fixed_policy().map_or_else(Limits::default, |p| p.limits());
-    differential(data, policy_limits);
+    // Loading the policy compiles its patterns: once is enough.
+    static POLICY_LIMITS: OnceLock<Limits> = OnceLock::new();
+    let policy_limits =
+        POLICY_LIMITS.get_or_init(|| fixed_policy().map_or_else(Limits::default, |p| p.limits()));
+    differential(data, *policy_limits);
 }
 
 fn differential(data: &[u8], policy_limits: Limits) {
