@@ -365,7 +365,10 @@ impl fmt::Display for Json<'_> {
 /// and `max_items` entries in any one. Limits are checked before the
 /// allocation they would bound.
 pub(crate) struct Parser<'a> {
-    text: &'a str,
+    /// The JSON text. Not validated as UTF-8 up front: outside strings the
+    /// grammar admits ASCII only, and each string is validated when it
+    /// becomes a `str` (names compared as bytes need no validation).
+    bytes: &'a [u8],
     pos: usize,
     max_depth: usize,
     max_items: usize,
@@ -380,11 +383,10 @@ type Parsed<T> = Result<T, DecodeError>;
 const SERDE_JSON_NESTING: usize = 127;
 
 impl<'a> Parser<'a> {
-    /// A parser over `json`, which must be UTF-8.
+    /// A parser over `json`.
     pub(crate) fn new(json: &'a [u8], max_depth: usize, max_items: usize) -> Parsed<Self> {
-        let text = std::str::from_utf8(json).map_err(|_| DecodeError::Invalid)?;
         Ok(Self {
-            text,
+            bytes: json,
             pos: 0,
             max_depth,
             max_items,
@@ -393,7 +395,7 @@ impl<'a> Parser<'a> {
 
     #[inline]
     fn peek(&self) -> Option<u8> {
-        self.text.as_bytes().get(self.pos).copied()
+        self.bytes.get(self.pos).copied()
     }
 
     /// Skips whitespace and returns the next byte, without consuming it.
@@ -475,6 +477,15 @@ impl<'a> Parser<'a> {
         Ok(key)
     }
 
+    /// An object key and its colon, as bytes (escapes decoded, UTF-8 not
+    /// checked): for keys compared with fixed ASCII names.
+    #[inline]
+    pub(crate) fn key_bytes(&mut self) -> Parsed<Cow<'a, [u8]>> {
+        let key = self.string_bytes()?;
+        self.expect(b':')?;
+        Ok(key)
+    }
+
     /// A value nested inside `depth` containers.
     pub(crate) fn value(&mut self, depth: usize) -> Parsed<Json<'a>> {
         match self.next_token().ok_or(DecodeError::Invalid)? {
@@ -490,7 +501,7 @@ impl<'a> Parser<'a> {
 
     fn literal(&mut self, word: &str, value: Json<'a>) -> Parsed<Json<'a>> {
         let end = self.pos + word.len();
-        if self.text.as_bytes().get(self.pos..end) == Some(word.as_bytes()) {
+        if self.bytes.get(self.pos..end) == Some(word.as_bytes()) {
             self.pos = end;
             Ok(value)
         } else {
@@ -538,19 +549,32 @@ impl<'a> Parser<'a> {
     /// A string: borrowed when it has no escapes.
     #[inline]
     pub(crate) fn string(&mut self) -> Parsed<Cow<'a, str>> {
+        match self.string_bytes()? {
+            Cow::Borrowed(b) => std::str::from_utf8(b)
+                .map(Cow::Borrowed)
+                .map_err(|_| DecodeError::Invalid),
+            Cow::Owned(v) => String::from_utf8(v)
+                .map(Cow::Owned)
+                .map_err(|_| DecodeError::Invalid),
+        }
+    }
+
+    /// A string's bytes, escapes decoded, not checked as UTF-8: borrowed
+    /// when it has no escapes.
+    #[inline]
+    pub(crate) fn string_bytes(&mut self) -> Parsed<Cow<'a, [u8]>> {
         self.expect(b'"')?;
         let start = self.pos;
-        let bytes = self.text.as_bytes();
+        let bytes = self.bytes;
         let rest = bytes.get(start..).ok_or(DecodeError::Invalid)?;
         let at = start + find_special(rest).ok_or(DecodeError::Invalid)?;
+        let head = bytes.get(start..at).ok_or(DecodeError::Invalid)?;
         match bytes.get(at) {
             Some(b'"') => {
                 self.pos = at + 1;
-                let s = self.text.get(start..at).ok_or(DecodeError::Invalid)?;
-                Ok(Cow::Borrowed(s))
+                Ok(Cow::Borrowed(head))
             }
             Some(b'\\') => {
-                let head = self.text.get(start..at).ok_or(DecodeError::Invalid)?;
                 self.pos = at;
                 self.escaped_string(head).map(Cow::Owned)
             }
@@ -561,11 +585,11 @@ impl<'a> Parser<'a> {
 
     /// The rest of a string from its first backslash; `head` is what came
     /// before it.
-    fn escaped_string(&mut self, head: &str) -> Parsed<String> {
-        let mut out = String::with_capacity(head.len() + 16);
-        out.push_str(head);
+    fn escaped_string(&mut self, head: &[u8]) -> Parsed<Vec<u8>> {
+        let mut out = Vec::with_capacity(head.len() + 16);
+        out.extend_from_slice(head);
+        let bytes = self.bytes;
         loop {
-            let bytes = self.text.as_bytes();
             match bytes.get(self.pos) {
                 Some(b'"') => {
                     self.pos += 1;
@@ -586,7 +610,8 @@ impl<'a> Parser<'a> {
                         b'u' => self.unicode_escape()?,
                         _ => return Err(DecodeError::Invalid),
                     };
-                    out.push(c);
+                    let mut utf8 = [0u8; 4];
+                    out.extend_from_slice(c.encode_utf8(&mut utf8).as_bytes());
                 }
                 Some(_) => {
                     let rest = bytes.get(self.pos..).ok_or(DecodeError::Invalid)?;
@@ -596,7 +621,7 @@ impl<'a> Parser<'a> {
                         return Err(DecodeError::Invalid);
                     }
                     let end = self.pos + run;
-                    out.push_str(self.text.get(self.pos..end).ok_or(DecodeError::Invalid)?);
+                    out.extend_from_slice(bytes.get(self.pos..end).ok_or(DecodeError::Invalid)?);
                     self.pos = end;
                 }
                 None => return Err(DecodeError::Invalid),
@@ -610,7 +635,7 @@ impl<'a> Parser<'a> {
         let first = self.hex4()?;
         let code = match first {
             0xD800..=0xDBFF => {
-                if self.text.as_bytes().get(self.pos..self.pos + 2) != Some(b"\\u") {
+                if self.bytes.get(self.pos..self.pos + 2) != Some(b"\\u") {
                     return Err(DecodeError::Invalid);
                 }
                 self.pos += 2;
@@ -628,8 +653,7 @@ impl<'a> Parser<'a> {
 
     fn hex4(&mut self) -> Parsed<u32> {
         let digits = self
-            .text
-            .as_bytes()
+            .bytes
             .get(self.pos..self.pos + 4)
             .ok_or(DecodeError::Invalid)?;
         let mut code = 0u32;
@@ -649,7 +673,7 @@ impl<'a> Parser<'a> {
     pub(crate) fn number(&mut self) -> Parsed<Number> {
         // `"id": 1` has a space before the number, as JSON allows.
         self.next_token();
-        let bytes = self.text.as_bytes();
+        let bytes = self.bytes;
         let start = self.pos;
         let mut i = start;
         let negative = bytes.get(i) == Some(&b'-');
@@ -695,11 +719,8 @@ impl<'a> Parser<'a> {
         }
         self.pos = i;
         if integer {
-            let digits = self
-                .text
-                .get(int_start..int_end)
-                .ok_or(DecodeError::Invalid)?;
-            if let Ok(magnitude) = digits.parse::<u64>() {
+            let digits = bytes.get(int_start..int_end).ok_or(DecodeError::Invalid)?;
+            if let Some(magnitude) = digits_u64(digits) {
                 if !negative {
                     return Ok(Number::from(magnitude));
                 }
@@ -710,13 +731,20 @@ impl<'a> Parser<'a> {
                 }
             }
         }
-        let text = self.text.get(start..i).ok_or(DecodeError::Invalid)?;
+        let text = bytes.get(start..i).ok_or(DecodeError::Invalid)?;
         // serde_json reads it, as the decoder before this one did:
         // `str::parse` caps the exponent it reads at about 65,536, so with as
         // many digits it is wrong (`1`, 70,000 zeros, `e-700000` gave 1.0).
-        let f: f64 = serde_json::from_str(text).map_err(|_| DecodeError::Invalid)?;
+        let f: f64 = serde_json::from_slice(text).map_err(|_| DecodeError::Invalid)?;
         Number::from_f64(f).ok_or(DecodeError::Invalid)
     }
+}
+
+/// The value of ASCII decimal digits, or `None` when it overflows a `u64`.
+fn digits_u64(digits: &[u8]) -> Option<u64> {
+    digits.iter().try_fold(0u64, |n, &d| {
+        n.checked_mul(10)?.checked_add(u64::from(d.wrapping_sub(b'0')))
+    })
 }
 
 /// Whether `b` ends a run of plain string bytes.
@@ -855,7 +883,14 @@ mod tests {
         }
         assert_eq!(parse(r#"{"a":1,"a":1}"#), Err(DecodeError::Invalid));
         assert_eq!(parse(r#"{"a":1,"\u0061":2}"#), Err(DecodeError::Invalid));
-        assert!(Parser::new(b"\"\xff\"", 32, 10).is_err());
+        // Invalid UTF-8 in a string, raw or next to an escape.
+        for bytes in [&b"\"\xff\""[..], b"\"a\\n\xc3\"", b"[\"\xed\xa0\x80\"]"] {
+            let mut p = Parser::new(bytes, 32, 10).unwrap();
+            assert_eq!(p.value(0), Err(DecodeError::Invalid), "{bytes:?}");
+        }
+        // Outside strings, any non-ASCII byte is a syntax error.
+        let mut p = Parser::new(b"[1,\xc3\xa9]", 32, 10).unwrap();
+        assert_eq!(p.value(0), Err(DecodeError::Invalid));
     }
 
     #[test]

@@ -149,7 +149,7 @@ pub fn decode<'a>(plaintext: &'a [u8], limits: &Limits) -> Result<Message<'a>, D
             })
         }
     };
-    let message = match fields.kind.as_deref().map(str::as_bytes) {
+    let message = match fields.kind.as_deref() {
         Some([b'i', b'n', b'v', b'o', b'k', b'e']) => {
             if fields.event.is_some() || fields.payload.is_some() {
                 return Err(DecodeError::Invalid);
@@ -196,7 +196,7 @@ pub fn decode<'a>(plaintext: &'a [u8], limits: &Limits) -> Result<Message<'a>, D
 /// invalid).
 #[derive(Default)]
 struct Fields<'a> {
-    kind: Option<Cow<'a, str>>,
+    kind: Option<Cow<'a, [u8]>>,
     id: Option<u64>,
     cmd: Option<Cow<'a, str>>,
     args: Option<Json<'a>>,
@@ -220,10 +220,10 @@ fn parse_fields<'a>(json: &'a [u8], limits: &Limits) -> Result<Fields<'a>, Decod
     if !p.empty(b'}') {
         let mut count = 0;
         loop {
-            let key = p.key()?;
+            let key = p.key_bytes()?;
             // Byte patterns, not `&str` ones: no `memcmp` call per field.
-            match key.as_bytes() {
-                [b'k', b'i', b'n', b'd'] => once(&mut f.kind, p.string()?)?,
+            match key.as_ref() {
+                [b'k', b'i', b'n', b'd'] => once(&mut f.kind, p.string_bytes()?)?,
                 [b'i', b'd'] => {
                     // A non-negative integer: `1.0`, `-0` and `1e2` are not.
                     let n = p.number()?.as_u64().ok_or(DecodeError::Invalid)?;
