@@ -80,6 +80,8 @@
   });
 
   var audit = new EventSource('/audit');
+  // Benchmarks close it: the live audit log is this demo's, not isolation's.
+  window.demo.audit = audit;
   audit.onmessage = function (m) {
     var e = JSON.parse(m.data);
     var text = e.outcome + (e.reason ? ' (' + e.reason + ')' : '') + ' window=' + e.window +
