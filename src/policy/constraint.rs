@@ -293,18 +293,22 @@ fn check_length<'c>(
     min: Option<usize>,
     max: Option<usize>,
 ) -> Result<(), Fail<'c, 'static>> {
-    if min.is_none() && max.is_none() {
+    // A character is 1 to 4 bytes, so the byte length often settles it
+    // without counting: `bytes <= max` passes the maximum, `bytes / 4 >=
+    // min` passes the minimum, `bytes < min` fails it.
+    let bytes = s.len();
+    let settled = max.map_or(true, |m| bytes <= m) && min.map_or(true, |m| bytes / 4 >= m);
+    if settled {
         return Ok(());
     }
-    // Count at most one past the maximum: long inputs stop early. A string
-    // with fewer bytes than that has fewer characters too, and the plain
-    // count is the fast (word-at-a-time) one.
+    if let Some(min) = min {
+        if bytes < min {
+            return Err(Fail::TooShort(min));
+        }
+    }
+    // Count at most one past the maximum: long inputs stop early.
     let cap = max.map_or(usize::MAX, |m| m.saturating_add(1));
-    let len = if s.len() < cap {
-        s.chars().count()
-    } else {
-        s.chars().take(cap).count()
-    };
+    let len = s.chars().take(cap).count();
     if let Some(min) = min {
         if len < min {
             return Err(Fail::TooShort(min));
@@ -406,6 +410,33 @@ mod tests {
         ));
         assert!(!json_eq(&json!({"a": 1}), &j(&json!({"a": 1, "b": 2}))));
         assert!(!json_eq(&json!("1"), &j(&json!(1))));
+    }
+
+    /// Counts every time, as before the byte-length shortcuts.
+    fn length_reference(s: &str, min: Option<usize>, max: Option<usize>) -> bool {
+        let n = s.chars().count();
+        min.map_or(true, |m| n >= m) && max.map_or(true, |m| n <= m)
+    }
+
+    #[test]
+    fn length_shortcuts_agree_with_counting() {
+        let pieces = ["", "a", "é", "€", "😀", "ab", "a😀", "éé€"];
+        for a in pieces {
+            for b in pieces {
+                for c in pieces {
+                    let s = format!("{a}{b}{c}");
+                    for min in [None, Some(0), Some(1), Some(2), Some(3), Some(4), Some(7)] {
+                        for max in [None, Some(0), Some(1), Some(2), Some(3), Some(5), Some(12)] {
+                            assert_eq!(
+                                check_length(&s, min, max).is_ok(),
+                                length_reference(&s, min, max),
+                                "{s:?} {min:?} {max:?}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
     }
 
     #[test]
