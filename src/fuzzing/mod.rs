@@ -17,7 +17,7 @@ use crate::{Call, Gate, MessageKind, Policy, PolicySource, Request, Router, Send
 use serde_json::{json, Value};
 use std::sync::{Arc, Mutex, OnceLock};
 
-mod reference;
+pub(crate) mod reference;
 
 /// The fixed launch key of every fuzzing gate.
 pub const KEY: [u8; 32] = [0x42; 32];

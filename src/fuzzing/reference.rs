@@ -212,7 +212,7 @@ impl<'de> Visitor<'de> for StrictVisitor {
 /// `max_items`, `Invalid` at a close with nothing open, `Ok` otherwise
 /// (also for an unterminated string). Brackets and commas inside strings do
 /// not count; a backslash in a string escapes the byte after it.
-pub(super) fn scan_limits(json: &[u8], limits: &Limits) -> Result<(), DecodeError> {
+pub(crate) fn scan_limits(json: &[u8], limits: &Limits) -> Result<(), DecodeError> {
     let max_depth = limits.max_depth.min(MAX_DEPTH_CAP);
     let mut counts = [0usize; MAX_DEPTH_CAP];
     let (mut depth, mut in_string, mut escaped) = (0usize, false, false);

@@ -683,22 +683,15 @@ impl<'a> Parser<'a> {
         let int_start = i;
         match bytes.get(i) {
             Some(b'0') => i += 1,
-            Some(b'1'..=b'9') => {
-                while bytes.get(i).is_some_and(u8::is_ascii_digit) {
-                    i += 1;
-                }
-            }
+            Some(b'1'..=b'9') => i = digits_end(bytes, i),
             _ => return Err(DecodeError::Invalid),
         }
         let int_end = i;
         let mut integer = true;
         if bytes.get(i) == Some(&b'.') {
             integer = false;
-            i += 1;
-            let digits = i;
-            while bytes.get(i).is_some_and(u8::is_ascii_digit) {
-                i += 1;
-            }
+            let digits = i + 1;
+            i = digits_end(bytes, digits);
             if i == digits {
                 return Err(DecodeError::Invalid);
             }
@@ -710,9 +703,7 @@ impl<'a> Parser<'a> {
                 i += 1;
             }
             let digits = i;
-            while bytes.get(i).is_some_and(u8::is_ascii_digit) {
-                i += 1;
-            }
+            i = digits_end(bytes, digits);
             if i == digits {
                 return Err(DecodeError::Invalid);
             }
@@ -740,10 +731,19 @@ impl<'a> Parser<'a> {
     }
 }
 
+/// The index just past the ASCII digits that start at `i`.
+fn digits_end(bytes: &[u8], mut i: usize) -> usize {
+    while bytes.get(i).is_some_and(u8::is_ascii_digit) {
+        i += 1;
+    }
+    i
+}
+
 /// The value of ASCII decimal digits, or `None` when it overflows a `u64`.
 fn digits_u64(digits: &[u8]) -> Option<u64> {
     digits.iter().try_fold(0u64, |n, &d| {
-        n.checked_mul(10)?.checked_add(u64::from(d.wrapping_sub(b'0')))
+        n.checked_mul(10)?
+            .checked_add(u64::from(d.wrapping_sub(b'0')))
     })
 }
 

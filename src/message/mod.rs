@@ -490,44 +490,6 @@ mod tests {
         assert_eq!(decode(&again, &Limits::default()).unwrap(), m);
     }
 
-    /// The byte-at-a-time scanner the block skipping replaced.
-    fn scan_reference(json: &[u8], limits: &Limits) -> Result<(), DecodeError> {
-        let max_depth = limits.max_depth.min(MAX_DEPTH_CAP);
-        let mut counts = [0usize; MAX_DEPTH_CAP];
-        let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
-        for &b in json {
-            if in_string {
-                if escaped {
-                    escaped = false;
-                } else if b == b'\\' {
-                    escaped = true;
-                } else if b == b'"' {
-                    in_string = false;
-                }
-                continue;
-            }
-            match b {
-                b'"' => in_string = true,
-                b'{' | b'[' => {
-                    if depth >= max_depth {
-                        return Err(DecodeError::OverLimit);
-                    }
-                    counts[depth] = 0;
-                    depth += 1;
-                }
-                b'}' | b']' => depth = depth.checked_sub(1).ok_or(DecodeError::Invalid)?,
-                b',' if depth > 0 => {
-                    counts[depth - 1] += 1;
-                    if counts[depth - 1] >= limits.max_items {
-                        return Err(DecodeError::OverLimit);
-                    }
-                }
-                _ => {}
-            }
-        }
-        Ok(())
-    }
-
     #[test]
     fn block_scan_agrees_with_the_byte_scan() {
         let limits = Limits {
@@ -551,7 +513,8 @@ mod tests {
                     .collect();
                 assert_eq!(
                     scan_limits(&json, &limits),
-                    scan_reference(&json, &limits),
+                    // The byte-at-a-time scanner the block skipping replaced.
+                    crate::fuzzing::reference::scan_limits(&json, &limits),
                     "{:?}",
                     String::from_utf8_lossy(&json)
                 );
