@@ -283,7 +283,9 @@ pub fn valid_name(name: &str) -> bool {
 }
 
 /// Checks depth and per-container counts over the raw JSON bytes without
-/// allocating. It does not validate JSON; the parser after it does.
+/// allocating, and without validating the JSON. Runs only once the parser
+/// has failed, so that a text over a limit anywhere is `OverLimit` whatever
+/// else is wrong with it, as when this scan ran first.
 fn scan_limits(json: &[u8], limits: &Limits) -> Result<(), DecodeError> {
     let max_depth = limits.max_depth.min(MAX_DEPTH_CAP);
     // Per open container: entries seen so far (a comma starts one more).
