@@ -384,13 +384,13 @@ const SERDE_JSON_NESTING: usize = 127;
 
 impl<'a> Parser<'a> {
     /// A parser over `json`.
-    pub(crate) fn new(json: &'a [u8], max_depth: usize, max_items: usize) -> Parsed<Self> {
-        Ok(Self {
+    pub(crate) fn new(json: &'a [u8], max_depth: usize, max_items: usize) -> Self {
+        Self {
             bytes: json,
             pos: 0,
             max_depth,
             max_items,
-        })
+        }
     }
 
     #[inline]
@@ -813,7 +813,7 @@ mod tests {
     use serde_json::json;
 
     fn parse(text: &str) -> Result<Json<'_>, DecodeError> {
-        let mut p = Parser::new(text.as_bytes(), 32, 10_000)?;
+        let mut p = Parser::new(text.as_bytes(), 32, 10_000);
         let v = p.value(0)?;
         if p.at_end() {
             Ok(v)
@@ -885,18 +885,18 @@ mod tests {
         assert_eq!(parse(r#"{"a":1,"\u0061":2}"#), Err(DecodeError::Invalid));
         // Invalid UTF-8 in a string, raw or next to an escape.
         for bytes in [&b"\"\xff\""[..], b"\"a\\n\xc3\"", b"[\"\xed\xa0\x80\"]"] {
-            let mut p = Parser::new(bytes, 32, 10).unwrap();
+            let mut p = Parser::new(bytes, 32, 10);
             assert_eq!(p.value(0), Err(DecodeError::Invalid), "{bytes:?}");
         }
         // Outside strings, any non-ASCII byte is a syntax error.
-        let mut p = Parser::new(b"[1,\xc3\xa9]", 32, 10).unwrap();
+        let mut p = Parser::new(b"[1,\xc3\xa9]", 32, 10);
         assert_eq!(p.value(0), Err(DecodeError::Invalid));
     }
 
     #[test]
     fn limits_hold_while_parsing() {
         fn parse_with(text: &str, depth: usize, items: usize) -> Result<Json<'_>, DecodeError> {
-            let mut p = Parser::new(text.as_bytes(), depth, items).unwrap();
+            let mut p = Parser::new(text.as_bytes(), depth, items);
             p.value(0)
         }
         assert_eq!(

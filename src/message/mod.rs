@@ -214,7 +214,7 @@ fn parse_fields<'a>(json: &'a [u8], limits: &Limits) -> Result<Fields<'a>, Decod
         }
     }
     let max_depth = limits.max_depth.min(MAX_DEPTH_CAP);
-    let mut p = Parser::new(json, max_depth, limits.max_items)?;
+    let mut p = Parser::new(json, max_depth, limits.max_items);
     let mut f = Fields::default();
     p.open(b'{', 0)?;
     if !p.empty(b'}') {
