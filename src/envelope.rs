@@ -90,11 +90,22 @@ impl<'a> Reader<'a> {
 /// Decodes the binary form of an envelope. Returns `None` for anything that
 /// is not a well-formed version-1 envelope.
 pub fn decode(bytes: &[u8]) -> Option<EnvelopeRef<'_>> {
+    decode_from(bytes, None)
+}
+
+/// [`decode`] for a caller that knows who sent the bytes (`window`,
+/// `origin`): a header field equal to the sender's is the sender's string,
+/// already text, so only a field that differs is checked as UTF-8. Same
+/// result as [`decode`].
+pub(crate) fn decode_from<'a>(
+    bytes: &'a [u8],
+    sender: Option<(&'a str, &'a str)>,
+) -> Option<EnvelopeRef<'a>> {
     if bytes.len() > MAX_ENVELOPE_LEN {
         return None;
     }
     let mut r = Reader { rest: bytes };
-    let (window, origin, nonce) = read_header(&mut r)?;
+    let (window, origin, nonce) = read_header(&mut r, sender)?;
     let header_len = bytes.len() - r.rest.len();
     let header = bytes.get(..header_len)?;
     let sealed = r.rest;
@@ -110,8 +121,19 @@ pub fn decode(bytes: &[u8]) -> Option<EnvelopeRef<'_>> {
     })
 }
 
-/// Reads the header fields, up to and including the nonce.
-fn read_header<'a>(r: &mut Reader<'a>) -> Option<(&'a str, &'a str, SealNonce)> {
+/// Reads the header fields, up to and including the nonce (see
+/// [`decode_from`] for `sender`).
+fn read_header<'a>(
+    r: &mut Reader<'a>,
+    sender: Option<(&'a str, &'a str)>,
+) -> Option<(&'a str, &'a str, SealNonce)> {
+    // Bytes equal to a known string are that string; others must be UTF-8.
+    fn text<'a>(bytes: &'a [u8], known: Option<&'a str>) -> Option<&'a str> {
+        match known {
+            Some(known) if known.as_bytes() == bytes => Some(known),
+            _ => std::str::from_utf8(bytes).ok(),
+        }
+    }
     if r.u8()? != VERSION {
         return None;
     }
@@ -119,12 +141,12 @@ fn read_header<'a>(r: &mut Reader<'a>) -> Option<(&'a str, &'a str, SealNonce)> 
     if window_len == 0 || window_len > MAX_WINDOW_LEN {
         return None;
     }
-    let window = std::str::from_utf8(r.take(window_len)?).ok()?;
+    let window = text(r.take(window_len)?, sender.map(|s| s.0))?;
     let origin_len = usize::from(r.u16()?);
     if origin_len == 0 || origin_len > MAX_ORIGIN_LEN {
         return None;
     }
-    let origin = std::str::from_utf8(r.take(origin_len)?).ok()?;
+    let origin = text(r.take(origin_len)?, sender.map(|s| s.1))?;
     if !origin.is_ascii() {
         return None;
     }
@@ -165,6 +187,25 @@ pub fn open(key: &LaunchKey, envelope: &EnvelopeRef<'_>) -> Option<Vec<u8>> {
     Some(buf)
 }
 
+/// Opens the envelope in a copy of its sealed bytes made in `scratch`, for
+/// callers that have a buffer at hand (the gate's stack buffer for small
+/// envelopes). Returns the plaintext, borrowed from `scratch`, or `None`
+/// when the tag does not verify or `scratch` is too short.
+pub(crate) fn open_into<'s>(
+    key: &LaunchKey,
+    envelope: &EnvelopeRef<'_>,
+    scratch: &'s mut [u8],
+) -> Option<&'s [u8]> {
+    let buf = scratch.get_mut(..envelope.sealed.len())?;
+    buf.copy_from_slice(envelope.sealed);
+    let nonce = Nonce::assume_unique_for_key(envelope.nonce.to_bytes());
+    let plaintext = key
+        .aead()
+        .open_in_place(nonce, Aad::from(envelope.header), buf)
+        .ok()?;
+    Some(plaintext)
+}
+
 /// Opens an envelope in place, in a buffer the caller owns (the text
 /// transport's decoded bytes), so the ciphertext is not copied again.
 /// `header_len` is the header length [`decode`] found in the same bytes.
@@ -175,6 +216,7 @@ pub(crate) fn open_in_place<'a>(
     key: &LaunchKey,
     bytes: &'a mut [u8],
     header_len: usize,
+    sender: Option<(&'a str, &'a str)>,
 ) -> Option<(EnvelopeRef<'a>, &'a [u8])> {
     let (header, sealed) = bytes.split_at_mut_checked(header_len)?;
     if sealed.len() < TAG_LEN {
@@ -182,7 +224,7 @@ pub(crate) fn open_in_place<'a>(
     }
     let header: &'a [u8] = header;
     let mut r = Reader { rest: header };
-    let (window, origin, nonce) = read_header(&mut r)?;
+    let (window, origin, nonce) = read_header(&mut r, sender)?;
     if !r.rest.is_empty() {
         return None;
     }
@@ -354,14 +396,14 @@ mod tests {
             let env = seal(&key(), "main", "http://a", nonce, &plain).unwrap();
             let header_len = decode(&env).unwrap().header.len();
             let mut buf = env.clone();
-            let (d, opened) = open_in_place(&key(), &mut buf, header_len).unwrap();
+            let (d, opened) = open_in_place(&key(), &mut buf, header_len, None).unwrap();
             assert_eq!((d.window, d.origin, d.nonce), ("main", "http://a", nonce));
             assert_eq!(opened, &plain[..]);
             let mut tampered = env.clone();
             *tampered.last_mut().unwrap() ^= 1;
-            assert!(open_in_place(&key(), &mut tampered, header_len).is_none());
+            assert!(open_in_place(&key(), &mut tampered, header_len, None).is_none());
             let mut short = env.clone();
-            assert!(open_in_place(&key(), &mut short, header_len - 1).is_none());
+            assert!(open_in_place(&key(), &mut short, header_len - 1, None).is_none());
         }
     }
 

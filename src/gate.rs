@@ -12,8 +12,12 @@ use crate::replay::{ReplayError, ReplayGuard};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
+
+/// Largest sealed part (ciphertext and tag) the binary transport opens in
+/// a stack buffer instead of a heap copy.
+const SMALL_ENVELOPE: usize = 512;
 
 /// Default cap on audit events: a steady rate and a burst, per gate.
 pub const DEFAULT_AUDIT_RATE: (u32, u32) = (1000, 2000);
@@ -243,20 +247,46 @@ type Listener = Box<dyn Fn(Event<'_>) + Send + Sync>;
 /// allowed by the policy.
 pub struct Gate<R> {
     key: LaunchKey,
-    policy: RwLock<Arc<Policy>>,
-    replay: Mutex<ReplayGuard>,
+    shared: Mutex<Shared>,
     next_load: AtomicU32,
     audit: Option<AuditSink>,
     listeners: Vec<(String, Listener)>,
     audit_args: bool,
-    audit_budget: Mutex<(TokenBucket, u64)>,
     audit_rate: (u32, u32),
-    rates: Mutex<WindowRates>,
-    counters: Counters,
     max_envelope_len: usize,
     #[cfg(debug_assertions)]
     debug: DebugAids,
     router: R,
+}
+
+/// The state every message reads or updates, under one lock. An admitted
+/// message takes it once, from the replay check through decoding, the
+/// policy decision and its count, so a policy swap never lands between a
+/// message's limits and its decision. Routers, listeners and audit sinks
+/// run outside it.
+struct Shared {
+    replay: ReplayGuard,
+    policy: Arc<Policy>,
+    rates: WindowRates,
+    counters: Counters,
+    audit_budget: TokenBucket,
+    /// Audit events suppressed since the last one sent.
+    audit_suppressed: u64,
+}
+
+impl Shared {
+    /// With an audit sink, whether this event may be sent (`Some`, with the
+    /// number suppressed before it) or is over the audit rate (`None`,
+    /// counted).
+    fn audit_ticket(&mut self, rate: (u32, u32)) -> Option<u64> {
+        if self.audit_budget.take(rate.0, rate.1, Instant::now()) {
+            Some(std::mem::take(&mut self.audit_suppressed))
+        } else {
+            self.audit_suppressed += 1;
+            self.counters.count_suppressed();
+            None
+        }
+    }
 }
 
 /// Development aids that exist only in debug builds.
@@ -289,16 +319,19 @@ impl<R: Router> Gate<R> {
     pub fn new(key: LaunchKey, policy: Policy, router: R) -> Self {
         Self {
             key,
-            policy: RwLock::new(Arc::new(policy)),
-            replay: Mutex::new(ReplayGuard::new()),
+            shared: Mutex::new(Shared {
+                replay: ReplayGuard::new(),
+                policy: Arc::new(policy),
+                rates: WindowRates::default(),
+                counters: Counters::default(),
+                audit_budget: TokenBucket::full(DEFAULT_AUDIT_RATE.1, Instant::now()),
+                audit_suppressed: 0,
+            }),
             next_load: AtomicU32::new(1),
             audit: None,
             listeners: Vec::new(),
             audit_args: false,
-            audit_budget: Mutex::new((TokenBucket::full(DEFAULT_AUDIT_RATE.1, Instant::now()), 0)),
             audit_rate: DEFAULT_AUDIT_RATE,
-            rates: Mutex::new(WindowRates::default()),
-            counters: Counters::default(),
             max_envelope_len: envelope::MAX_ENVELOPE_LEN,
             #[cfg(debug_assertions)]
             debug: DebugAids::default(),
@@ -324,7 +357,9 @@ impl<R: Router> Gate<R> {
     /// next event sent carries the count in `suppressed`.
     pub fn with_audit_rate(mut self, per_second: u32, burst: u32) -> Self {
         self.audit_rate = (per_second, burst);
-        self.audit_budget = Mutex::new((TokenBucket::full(burst, Instant::now()), 0));
+        let shared = self.shared.get_mut().unwrap_or_else(|e| e.into_inner());
+        shared.audit_budget = TokenBucket::full(burst, Instant::now());
+        shared.audit_suppressed = 0;
         self
     }
 
@@ -350,7 +385,7 @@ impl<R: Router> Gate<R> {
 
     /// Counts of dispatches, deliveries and discards by reason so far.
     pub fn counters(&self) -> CounterSnapshot {
-        self.counters.snapshot()
+        lock(&self.shared).counters.snapshot()
     }
 
     /// Delivers allowed frontend events named `event` to `listener`.
@@ -382,16 +417,15 @@ impl<R: Router> Gate<R> {
 
     /// The policy in force.
     pub fn policy(&self) -> Arc<Policy> {
-        self.policy
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        lock(&self.shared).policy.clone()
     }
 
     /// Swaps in a new policy atomically; messages in flight finish under the
     /// policy they started with.
     pub fn replace_policy(&self, policy: Policy) {
-        *self.policy.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(policy);
+        let old = std::mem::replace(&mut lock(&self.shared).policy, Arc::new(policy));
+        // The old policy is freed after the lock is released.
+        drop(old);
     }
 
     /// Loads and swaps in a new policy set. A set that fails validation is
@@ -416,7 +450,8 @@ impl<R: Router> Gate<R> {
         if load_id == u32::MAX {
             return Err(FrameError::LoadsExhausted);
         }
-        lock(&self.replay)
+        lock(&self.shared)
+            .replay
             .begin_load(window, load_id)
             .map_err(|_| FrameError::TooManyWindows)?;
         frame::render(&self.key, load_id, window, parent_origin, hook_script)
@@ -424,10 +459,7 @@ impl<R: Router> Gate<R> {
 
     /// Forgets a closed window's replay state.
     pub fn close_window(&self, window: &str) {
-        self.replay
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .forget(window);
+        lock(&self.shared).replay.forget(window);
     }
 
     /// Handles one envelope in text transport form (base64url).
@@ -555,24 +587,34 @@ impl<R: Router> Gate<R> {
         dispatch: impl FnOnce(Checked<'_>) -> T,
     ) -> Result<T, DiscardReason> {
         let copy;
+        // Small envelopes (most calls) are opened in a copy on the stack:
+        // no allocation for them.
+        let mut scratch = [0u8; SMALL_ENVELOPE];
         let (env, plaintext) = match input {
             Input::Borrowed(bytes) => {
                 if bytes.len() > self.max_envelope_len {
                     return Err(DiscardReason::TooLarge);
                 }
-                let env = envelope::decode(bytes).ok_or(DiscardReason::Malformed)?;
-                copy = envelope::open(&self.key, &env).ok_or(DiscardReason::BadTag)?;
-                (env, copy.as_slice())
+                let env = envelope::decode_from(bytes, Some((sender.window, sender.origin)))
+                    .ok_or(DiscardReason::Malformed)?;
+                let plaintext = if env.sealed.len() <= SMALL_ENVELOPE {
+                    envelope::open_into(&self.key, &env, &mut scratch)
+                } else {
+                    copy = envelope::open(&self.key, &env);
+                    copy.as_deref()
+                };
+                (env, plaintext.ok_or(DiscardReason::BadTag)?)
             }
             Input::Owned(bytes) => {
                 if bytes.len() > self.max_envelope_len {
                     return Err(DiscardReason::TooLarge);
                 }
-                let header_len = envelope::decode(bytes)
+                let known = Some((sender.window, sender.origin));
+                let header_len = envelope::decode_from(bytes, known)
                     .ok_or(DiscardReason::Malformed)?
                     .header
                     .len();
-                envelope::open_in_place(&self.key, bytes, header_len)
+                envelope::open_in_place(&self.key, bytes, header_len, known)
                     .ok_or(DiscardReason::BadTag)?
             }
         };
@@ -586,64 +628,60 @@ impl<R: Router> Gate<R> {
             trail.detail = Some(format!("sealed for origin `{}`", env.origin));
             return Err(DiscardReason::WrongOrigin);
         }
-        lock(&self.replay)
+        let mut guard = lock(&self.shared);
+        let shared = &mut *guard;
+        shared
+            .replay
             .accept(env.window, env.nonce.load_id, env.nonce.seq)
             .map_err(|e| match e {
                 ReplayError::StaleLoad => DiscardReason::StaleLoad,
                 ReplayError::Replay => DiscardReason::Replay,
                 ReplayError::TooManyWindows => DiscardReason::OverLimit,
             })?;
-        let msg = {
-            // The policy under its read lock rather than a clone of its
-            // `Arc`: two atomic operations fewer a message. Released before
-            // the router runs, so a router may swap the policy.
-            let policy = self.policy.read().unwrap_or_else(|e| e.into_inner());
-            let msg = message::decode(plaintext, &policy.limits()).map_err(|e| match e {
-                DecodeError::Invalid => DiscardReason::BadMessage,
-                DecodeError::OverLimit => DiscardReason::OverLimit,
-            })?;
-            trail.kind = Some(msg.kind());
-            if self.audit.is_some() {
-                // Only audit events show the name: no copy when nobody listens.
-                trail.name = Some(msg.name().to_owned());
-            }
-            let query = Query {
-                window: sender.window,
-                origin: sender.origin,
-                kind: msg.kind(),
-                name: msg.name(),
-                args: msg.args(),
-            };
-            let allowed = policy.allowing_rule(&query);
-            #[cfg(debug_assertions)]
-            self.record_learning(sender, &msg, allowed.is_some());
-            if self.explains() {
-                // Words only for whoever reads them.
-                let decision = match allowed {
-                    Some(rule) => policy::allow(rule),
-                    None => policy.evaluate(&query, false),
-                };
-                trail.rule = decision.rule;
-                trail.detail = Some(decision.reason);
-            }
-            if self.audit_args {
-                trail.args = Some(msg.args().to_value());
-            }
-            if allowed.is_none() {
-                return Err(DiscardReason::Denied);
-            }
-            if let Some(rate) = policy.rate() {
-                if !lock(&self.rates).allow(
-                    sender.window,
-                    rate.per_second,
-                    rate.burst,
-                    Instant::now(),
-                ) {
-                    return Err(DiscardReason::RateLimited);
-                }
-            }
-            msg
+        let policy = &*shared.policy;
+        let msg = message::decode(plaintext, &policy.limits()).map_err(|e| match e {
+            DecodeError::Invalid => DiscardReason::BadMessage,
+            DecodeError::OverLimit => DiscardReason::OverLimit,
+        })?;
+        trail.kind = Some(msg.kind());
+        if self.audit.is_some() {
+            // Only audit events show the name: no copy when nobody listens.
+            trail.name = Some(msg.name().to_owned());
+        }
+        let query = Query {
+            window: sender.window,
+            origin: sender.origin,
+            kind: msg.kind(),
+            name: msg.name(),
+            args: msg.args(),
         };
+        let allowed = policy.allowing_rule(&query);
+        #[cfg(debug_assertions)]
+        self.record_learning(sender, &msg, allowed.is_some());
+        if self.explains() {
+            // Words only for whoever reads them.
+            let decision = match allowed {
+                Some(rule) => policy::allow(rule),
+                None => policy.evaluate(&query, false),
+            };
+            trail.rule = decision.rule;
+            trail.detail = Some(decision.reason);
+        }
+        if self.audit_args {
+            trail.args = Some(msg.args().to_value());
+        }
+        if allowed.is_none() {
+            return Err(DiscardReason::Denied);
+        }
+        if let Some(rate) = policy.rate() {
+            let now = Instant::now();
+            if !shared
+                .rates
+                .allow(sender.window, rate.per_second, rate.burst, now)
+            {
+                return Err(DiscardReason::RateLimited);
+            }
+        }
         let outcome = match &msg {
             Message::Invoke { args, .. } if !args.is_object() => {
                 return Err(DiscardReason::BadMessage);
@@ -651,8 +689,16 @@ impl<R: Router> Gate<R> {
             Message::Invoke { .. } => Outcome::Dispatched,
             Message::Emit { .. } => Outcome::Delivered,
         };
+        shared.counters.count(outcome, None);
+        let ticket = match self.audit {
+            Some(_) => shared.audit_ticket(self.audit_rate),
+            None => None,
+        };
+        drop(guard);
         let dispatched = dispatch(Checked { msg, sender });
-        self.record(sender, outcome, None, std::mem::take(trail));
+        if let Some(suppressed) = ticket {
+            self.emit(sender, outcome, None, std::mem::take(trail), suppressed);
+        }
         Ok(dispatched)
     }
 
@@ -705,6 +751,7 @@ impl<R: Router> Gate<R> {
         let _ = w.flush();
     }
 
+    /// Counts a discard and sends its audit event (within the audit rate).
     fn record(
         &self,
         sender: Sender<'_>,
@@ -712,18 +759,29 @@ impl<R: Router> Gate<R> {
         reason: Option<DiscardReason>,
         t: Trail,
     ) {
-        self.counters.count(outcome, reason);
-        let Some(sink) = &self.audit else { return };
-        let suppressed = {
-            let mut budget = lock(&self.audit_budget);
-            let (per_second, burst) = self.audit_rate;
-            if !budget.0.take(per_second, burst, Instant::now()) {
-                budget.1 += 1;
-                self.counters.count_suppressed();
-                return;
+        let ticket = {
+            let mut shared = lock(&self.shared);
+            shared.counters.count(outcome, reason);
+            match self.audit {
+                Some(_) => shared.audit_ticket(self.audit_rate),
+                None => None,
             }
-            std::mem::take(&mut budget.1)
         };
+        if let Some(suppressed) = ticket {
+            self.emit(sender, outcome, reason, t, suppressed);
+        }
+    }
+
+    /// Sends one audit event to the sink, outside the gate's lock.
+    fn emit(
+        &self,
+        sender: Sender<'_>,
+        outcome: Outcome,
+        reason: Option<DiscardReason>,
+        t: Trail,
+        suppressed: u64,
+    ) {
+        let Some(sink) = &self.audit else { return };
         let ts_ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));

@@ -25,6 +25,7 @@ pub mod gate;
 pub mod key;
 pub mod learn;
 pub mod message;
+mod name_hash;
 pub mod policy;
 pub mod rate;
 pub mod replay;

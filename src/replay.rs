@@ -6,7 +6,9 @@
 //! accepted once. The state is fixed-size: [`STATE_BYTES`] bytes per window
 //! plus the label, and at most [`MAX_WINDOWS`] windows.
 
+use crate::name_hash::NameHasher;
 use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
 
 /// How far behind the highest accepted sequence number an envelope may be.
 pub const REPLAY_WINDOW: u64 = 256;
@@ -89,7 +91,9 @@ pub enum ReplayError {
 /// Tracks, per window, which envelopes have been accepted.
 #[derive(Debug, Default)]
 pub struct ReplayGuard {
-    windows: HashMap<Box<str>, WindowState>,
+    /// Keyed by window labels the host chose (the gate tracks a window only
+    /// once the launch key vouched for its label), hence the fast hasher.
+    windows: HashMap<Box<str>, WindowState, BuildHasherDefault<NameHasher>>,
     /// The newest load of any forgotten window: a window the guard does not
     /// track cannot start at or below it, so forgetting a window does not
     /// make its accepted envelopes acceptable again.

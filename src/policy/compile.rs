@@ -8,44 +8,11 @@ use super::errors::Sink;
 use super::model::{plugin_prefix, Effect, FileModel, Name, Rule};
 use super::Rate;
 use crate::message::{Limits, MessageKind};
+use crate::name_hash::NameHasher;
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::BuildHasherDefault;
 
-/// The candidate tables' hasher (Fx-style: a rotate, xor and multiply a
-/// word). The tables are built once, from the policy's own names; requests
-/// only look names up, so a frontend choosing names cannot make a table
-/// degrade, and SipHash's flood resistance would cost for nothing.
-#[derive(Default, Clone, Copy)]
-pub(crate) struct NameHasher(u64);
-
-impl Hasher for NameHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
-        let mut chunks = bytes.chunks_exact(8);
-        for chunk in &mut chunks {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(chunk);
-            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(word)).wrapping_mul(K);
-        }
-        let mut tail = [0u8; 8];
-        let rest = chunks.remainder();
-        if let Some(dst) = tail.get_mut(..rest.len()) {
-            dst.copy_from_slice(rest);
-        }
-        // The length keeps `ab` + `` apart from `a` + `b`.
-        self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(tail) ^ ((rest.len() as u64) << 59))
-            .wrapping_mul(K);
-    }
-
-    fn write_u8(&mut self, b: u8) {
-        self.write(&[b]);
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
+// Built once from the policy's own names; requests only look names up.
 type NameMap<V> = HashMap<String, V, BuildHasherDefault<NameHasher>>;
 
 /// Rules that may decide a name, as indices into the id-sorted rule list
@@ -57,7 +24,7 @@ pub(crate) struct Candidates {
 }
 
 /// Name lookup for one message kind.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub(crate) struct Index {
     /// Exact names; each entry already includes the plugin wildcard rules
     /// that cover the name.

@@ -144,7 +144,8 @@ pub struct Rate {
 }
 
 /// A compiled, immutable policy set (`Send + Sync`; share it behind an
-/// `Arc`).
+/// `Arc`; a clone is cheap next to compiling it again).
+#[derive(Clone)]
 pub struct Policy {
     rules: Vec<model::Rule>,
     commands: compile::Index,
