@@ -589,7 +589,7 @@ impl<R: Router> Gate<R> {
         let copy;
         // Small envelopes (most calls) are opened in a copy on the stack:
         // no allocation for them.
-        let mut scratch = [0u8; SMALL_ENVELOPE];
+        let mut scratch;
         let (env, plaintext) = match input {
             Input::Borrowed(bytes) => {
                 if bytes.len() > self.max_envelope_len {
@@ -598,6 +598,7 @@ impl<R: Router> Gate<R> {
                 let env = envelope::decode_from(bytes, Some((sender.window, sender.origin)))
                     .ok_or(DiscardReason::Malformed)?;
                 let plaintext = if env.sealed.len() <= SMALL_ENVELOPE {
+                    scratch = [0u8; SMALL_ENVELOPE];
                     envelope::open_into(&self.key, &env, &mut scratch)
                 } else {
                     copy = envelope::open(&self.key, &env);
@@ -620,11 +621,14 @@ impl<R: Router> Gate<R> {
         };
         trail.load_id = Some(env.nonce.load_id);
         trail.seq = Some(env.nonce.seq);
-        if env.window != sender.window {
+        // A header field equal to the sender's is the sender's own string
+        // (see `envelope::decode_from`): same address, no bytes compared.
+        let same = |a: &str, b: &str| std::ptr::eq(a, b) || a == b;
+        if !same(env.window, sender.window) {
             trail.detail = Some(format!("sealed for window `{}`", env.window));
             return Err(DiscardReason::WrongWindow);
         }
-        if env.origin != sender.origin {
+        if !same(env.origin, sender.origin) {
             trail.detail = Some(format!("sealed for origin `{}`", env.origin));
             return Err(DiscardReason::WrongOrigin);
         }

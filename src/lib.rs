@@ -25,7 +25,7 @@ pub mod gate;
 pub mod key;
 pub mod learn;
 pub mod message;
-mod name_hash;
+mod names;
 pub mod policy;
 pub mod rate;
 pub mod replay;

@@ -6,7 +6,7 @@
 //! accepted once. The state is fixed-size: [`STATE_BYTES`] bytes per window
 //! plus the label, and at most [`MAX_WINDOWS`] windows.
 
-use crate::name_hash::NameHasher;
+use crate::names::NameHasher;
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
 

@@ -214,6 +214,8 @@ fn parse_fields<'a>(json: &'a [u8], limits: &Limits) -> Result<Fields<'a>, Decod
         }
     }
     let max_depth = limits.max_depth.min(MAX_DEPTH_CAP);
+    // One UTF-8 check for the whole text: each string is then a slice of it.
+    let json = std::str::from_utf8(json).map_err(|_| DecodeError::Invalid)?;
     let mut p = Parser::new(json, max_depth, limits.max_items);
     let mut f = Fields::default();
     p.open(b'{', 0)?;
@@ -441,6 +443,28 @@ mod tests {
             decode(&[0, 0], &Limits::default()),
             Err(DecodeError::Invalid)
         );
+        // Invalid UTF-8 in a string, raw, next to an escape, or a surrogate
+        // encoded directly; and a non-ASCII byte outside strings.
+        let head = br#"{"kind":"invoke","id":1,"cmd":"a","args":{"s":"#;
+        let ok = [&head[..], "\"é\\n\"}}".as_bytes()].concat();
+        let mut p = (ok.len() as u32).to_be_bytes().to_vec();
+        p.extend_from_slice(&ok);
+        assert!(decode(&p, &Limits::default()).is_ok());
+        for bad in [
+            &b"\"\xff\"}}"[..],
+            b"\"a\\n\xc3\"}}",
+            b"[\"\xed\xa0\x80\"]}}",
+            b"1\xc3\xa9}}",
+        ] {
+            let json = [&head[..], bad].concat();
+            let mut p = (json.len() as u32).to_be_bytes().to_vec();
+            p.extend_from_slice(&json);
+            assert_eq!(
+                decode(&p, &Limits::default()),
+                Err(DecodeError::Invalid),
+                "{bad:?}"
+            );
+        }
     }
 
     #[test]

@@ -8,7 +8,7 @@ use super::errors::Sink;
 use super::model::{plugin_prefix, Effect, FileModel, Name, Rule};
 use super::Rate;
 use crate::message::{Limits, MessageKind};
-use crate::name_hash::NameHasher;
+use crate::names::NameHasher;
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
 
