@@ -590,6 +590,8 @@ impl<R: Router> Gate<R> {
         // Small envelopes (most calls) are opened in a copy on the stack:
         // no allocation for them.
         let mut scratch;
+        // Declared after the plaintext's buffers, which its entries borrow.
+        let mut slots = message::ArgSlots::new();
         let (env, plaintext) = match input {
             Input::Borrowed(bytes) => {
                 if bytes.len() > self.max_envelope_len {
@@ -643,10 +645,12 @@ impl<R: Router> Gate<R> {
                 ReplayError::TooManyWindows => DiscardReason::OverLimit,
             })?;
         let policy = &*shared.policy;
-        let msg = message::decode(plaintext, &policy.limits()).map_err(|e| match e {
-            DecodeError::Invalid => DiscardReason::BadMessage,
-            DecodeError::OverLimit => DiscardReason::OverLimit,
-        })?;
+        let msg = message::decode_in(plaintext, &policy.limits(), Some(&mut slots)).map_err(
+            |e| match e {
+                DecodeError::Invalid => DiscardReason::BadMessage,
+                DecodeError::OverLimit => DiscardReason::OverLimit,
+            },
+        )?;
         trail.kind = Some(msg.kind());
         if self.audit.is_some() {
             // Only audit events show the name: no copy when nobody listens.

@@ -257,14 +257,20 @@ fn gate_vs_floor(out: &mut Output<'_>, cfg: &Config, size: usize, transport: Tra
     let mut envs = fixtures::seal_pool(&plaintext, 1, 0..pool_n as u64 + 1);
     let warm = envs.remove(0);
     let floor = floor::Floor::new(&fixtures::KEY);
-    let (case, wire, isogate_ns, floor_ns) = match transport {
+    let (case, wire, isogate_ns, floor_ns, allocs) = match transport {
         Transport::Binary => {
             check_gate(&warm, &envs);
             assert!(envs.iter().all(|e| floor.handle(e).is_some()));
+            let allocs = allocations_per_message(
+                &warm,
+                &envs,
+                |g, b| g.handle(SENDER, b).is_some(),
+                |e| floor.handle(e).is_some(),
+            );
             let mut g = gate_side(&warm, &envs, |g, b| g.handle(SENDER, b).is_some());
             let mut f = pool_side(&envs, |e| floor.handle(e));
             let (a, b) = timing::compare(cfg, &mut g, &mut f);
-            ("gate_binary", warm.len(), a, b)
+            ("gate_binary", warm.len(), a, b, allocs)
         }
         Transport::Text => {
             let warm = envelope::encode_base64(&warm);
@@ -275,10 +281,16 @@ fn gate_vs_floor(out: &mut Output<'_>, cfg: &Config, size: usize, transport: Tra
                 assert!(texts.iter().all(|t| gate.handle_text(SENDER, t).is_some()));
             }
             assert!(texts.iter().all(|t| floor.handle_text(t).is_some()));
+            let allocs = allocations_per_message(
+                &warm,
+                &texts,
+                |g, t| g.handle_text(SENDER, t).is_some(),
+                |t| floor.handle_text(t).is_some(),
+            );
             let mut g = gate_side(&warm, &texts, |g, t| g.handle_text(SENDER, t).is_some());
             let mut f = pool_side(&texts, |t| floor.handle_text(t));
             let (a, b) = timing::compare(cfg, &mut g, &mut f);
-            ("gate_text", warm.len(), a, b)
+            ("gate_text", warm.len(), a, b, allocs)
         }
     };
     out.line(json!({
@@ -292,7 +304,31 @@ fn gate_vs_floor(out: &mut Output<'_>, cfg: &Config, size: usize, transport: Tra
         "isogate_mb_s": round(mb_per_s(size, isogate_ns)),
         "baseline_mb_s": round(mb_per_s(size, floor_ns)),
         "carried_in": if size <= fixtures::MAX_JSON_CARRIED { "json" } else { "body" },
+        "isogate_allocs": allocs.0,
+        "baseline_allocs": allocs.1,
     }));
+}
+
+/// Heap allocations per message of the gate (a warm gate, the router
+/// included) and of the floor, over up to 100 messages of the pool.
+fn allocations_per_message<T>(
+    warm: &T,
+    pool: &[T],
+    gate_op: impl Fn(&isogate::Gate<fixtures::NoopRouter>, &T) -> bool,
+    floor_op: impl Fn(&T) -> bool,
+) -> (f64, f64) {
+    let pool = &pool[..pool.len().min(100)];
+    let gate = fixtures::gate();
+    assert!(gate_op(&gate, warm));
+    let (ok, gate_calls) = alloc::allocations_of(|| pool.iter().all(|m| gate_op(&gate, m)));
+    assert!(ok);
+    let (ok, floor_calls) = alloc::allocations_of(|| pool.iter().all(floor_op));
+    assert!(ok);
+    let n = pool.len() as f64;
+    (
+        round3(gate_calls as f64 / n),
+        round3(floor_calls as f64 / n),
+    )
 }
 
 /// Every pool envelope is dispatched once by a fresh gate.

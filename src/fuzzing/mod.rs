@@ -302,6 +302,10 @@ fn differential(data: &[u8], policy_limits: Limits) {
     };
     for limits in [tiny, policy, huge, Limits::default(), middling] {
         let ours = message::decode(data, &limits);
+        // The gate decodes with its arguments in stack slots: same result.
+        let mut slots = message::ArgSlots::new();
+        let in_slots = message::decode_in(data, &limits, Some(&mut slots));
+        assert_eq!(in_slots, ours, "slots and heap disagree under {limits:?}");
         let theirs = reference::decode(data, &limits, reference::Arrays::Refused);
         match (&ours, &theirs) {
             (Ok(m), Ok(r)) => {

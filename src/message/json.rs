@@ -33,9 +33,62 @@ pub enum Json<'a> {
 
 /// A JSON object with unique keys, kept sorted by key (the order
 /// `serde_json::Map` iterates in).
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Object<'a> {
-    entries: Vec<(Cow<'a, str>, Json<'a>)>,
+    entries: Entries<'a>,
+}
+
+/// One key and its value.
+pub(crate) type Entry<'a> = (Cow<'a, str>, Json<'a>);
+
+/// An object's entries: its own, or (a message's arguments) in slots on
+/// the gate's stack.
+#[derive(Clone)]
+enum Entries<'a> {
+    Owned(Vec<Entry<'a>>),
+    Borrowed(&'a [Entry<'a>]),
+}
+
+impl Default for Entries<'_> {
+    fn default() -> Self {
+        Entries::Owned(Vec::new())
+    }
+}
+
+impl<'a> std::ops::Deref for Entries<'a> {
+    type Target = [Entry<'a>];
+    fn deref(&self) -> &[Entry<'a>] {
+        match self {
+            Entries::Owned(v) => v,
+            Entries::Borrowed(s) => s,
+        }
+    }
+}
+
+impl fmt::Debug for Entries<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        (**self).fmt(f)
+    }
+}
+
+impl PartialEq for Object<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        *self.entries == *other.entries
+    }
+}
+
+/// How many argument entries [`ArgSlots`] holds.
+const ARG_SLOTS: usize = 4;
+
+/// Room on the caller's stack for the entries of a message's arguments
+/// object, so that decoding a call with up to [`ARG_SLOTS`] arguments
+/// allocates nothing for them.
+pub(crate) struct ArgSlots<'a>([Entry<'a>; ARG_SLOTS]);
+
+impl ArgSlots<'_> {
+    pub(crate) fn new() -> Self {
+        Self(std::array::from_fn(|_| (Cow::Borrowed(""), Json::Null)))
+    }
 }
 
 static NULL: Json<'static> = Json::Null;
@@ -182,17 +235,20 @@ impl<'a> Object<'a> {
             .collect();
         // Already sorted unless serde_json keeps insertion order.
         entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        Object { entries }
+        Object {
+            entries: Entries::Owned(entries),
+        }
     }
 
     /// The same object owning its strings, free of the plaintext.
     pub fn into_owned(self) -> Object<'static> {
+        let owned = |(k, v): Entry<'a>| (Cow::Owned(k.into_owned()), v.into_owned());
+        let entries = match self.entries {
+            Entries::Owned(v) => v.into_iter().map(owned).collect(),
+            Entries::Borrowed(s) => s.iter().cloned().map(owned).collect(),
+        };
         Object {
-            entries: self
-                .entries
-                .into_iter()
-                .map(|(k, v)| (Cow::Owned(k.into_owned()), v.into_owned()))
-                .collect(),
+            entries: Entries::Owned(entries),
         }
     }
 
@@ -294,7 +350,9 @@ impl From<Map<String, Value>> for Object<'static> {
             .map(|(k, v)| (Cow::<str>::Owned(k), Json::from(v)))
             .collect();
         entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        Object { entries }
+        Object {
+            entries: Entries::Owned(entries),
+        }
     }
 }
 
@@ -533,14 +591,64 @@ impl<'a> Parser<'a> {
                 }
             }
         }
-        entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        if entries
-            .windows(2)
-            .any(|w| matches!(w, [a, b] if a.0 == b.0))
-        {
-            return Err(DecodeError::Invalid);
+        sort_unique(&mut entries)?;
+        Ok(Object {
+            entries: Entries::Owned(entries),
+        })
+    }
+
+    /// A value nested inside `depth` containers; an object's entries go to
+    /// `slots` while they fit (past that, to the heap as usual).
+    pub(crate) fn value_in<'s>(
+        &mut self,
+        depth: usize,
+        slots: &'s mut ArgSlots<'a>,
+    ) -> Parsed<Json<'s>>
+    where
+        'a: 's,
+    {
+        if self.next_token() != Some(b'{') {
+            return self.value(depth);
         }
-        Ok(Object { entries })
+        self.open(b'{', depth)?;
+        let mut n = 0;
+        let mut spilled: Option<Vec<Entry<'a>>> = None;
+        if !self.empty(b'}') {
+            loop {
+                let key = self.key()?;
+                let value = self.value(depth + 1)?;
+                match (&mut spilled, slots.0.get_mut(n)) {
+                    (Some(heap), _) => heap.push((key, value)),
+                    (None, Some(slot)) => *slot = (key, value),
+                    (None, None) => {
+                        let mut heap: Vec<Entry<'a>> = slots
+                            .0
+                            .iter_mut()
+                            .map(|e| std::mem::replace(e, (Cow::Borrowed(""), Json::Null)))
+                            .collect();
+                        heap.push((key, value));
+                        spilled = Some(heap);
+                    }
+                }
+                n += 1;
+                if !self.more(b'}', n)? {
+                    break;
+                }
+            }
+        }
+        let entries = match spilled {
+            Some(mut heap) => {
+                sort_unique(&mut heap)?;
+                Entries::Owned(heap)
+            }
+            None => {
+                let used = slots.0.get_mut(..n).ok_or(DecodeError::Invalid)?;
+                sort_unique(used)?;
+                let slots: &'s ArgSlots<'a> = slots;
+                Entries::Borrowed(slots.0.get(..n).ok_or(DecodeError::Invalid)?)
+            }
+        };
+        Ok(Json::Object(Object { entries }))
     }
 
     fn array(&mut self, depth: usize) -> Parsed<Vec<Json<'a>>> {
@@ -754,6 +862,18 @@ impl<'a> Parser<'a> {
         let f: f64 = serde_json::from_slice(text).map_err(|_| DecodeError::Invalid)?;
         Number::from_f64(f).ok_or(DecodeError::Invalid)
     }
+}
+
+/// Sorts an object's entries by key; a key given twice is invalid.
+fn sort_unique(entries: &mut [Entry<'_>]) -> Parsed<()> {
+    entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    if entries
+        .windows(2)
+        .any(|w| matches!(w, [a, b] if a.0 == b.0))
+    {
+        return Err(DecodeError::Invalid);
+    }
+    Ok(())
 }
 
 /// The index just past the ASCII digits that start at `i`.

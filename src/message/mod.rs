@@ -9,6 +9,7 @@ mod json;
 
 pub use json::{Json, Object};
 
+pub(crate) use json::ArgSlots;
 use json::Parser;
 use std::borrow::Cow;
 
@@ -126,6 +127,16 @@ pub enum DecodeError {
 /// A JSON text that breaks a limit is `OverLimit` even when it is also
 /// invalid further on (or before: the limits are then found by a scan).
 pub fn decode<'a>(plaintext: &'a [u8], limits: &Limits) -> Result<Message<'a>, DecodeError> {
+    decode_in(plaintext, limits, None)
+}
+
+/// [`decode`], with a command's arguments kept in `slots` (on the caller's
+/// stack) while they fit: no allocation for them.
+pub(crate) fn decode_in<'s, 'a: 's>(
+    plaintext: &'a [u8],
+    limits: &Limits,
+    slots: Option<&'s mut ArgSlots<'a>>,
+) -> Result<Message<'s>, DecodeError> {
     if plaintext.len() > limits.max_message_bytes {
         return Err(DecodeError::OverLimit);
     }
@@ -137,7 +148,7 @@ pub fn decode<'a>(plaintext: &'a [u8], limits: &Limits) -> Result<Message<'a>, D
         return Err(DecodeError::Invalid);
     }
     let (json, body) = rest.split_at(json_len);
-    let fields = match parse_fields(json, limits) {
+    let fields = match parse_fields(json, limits, slots) {
         Ok(fields) => fields,
         // Over a limit anywhere (not only before the first error) is
         // `OverLimit`, whatever else is wrong: a scan that allocates nothing
@@ -206,7 +217,11 @@ struct Fields<'a> {
 
 /// Parses the message object: known fields only, each once, of the right
 /// JSON type, and nothing after it.
-fn parse_fields<'a>(json: &'a [u8], limits: &Limits) -> Result<Fields<'a>, DecodeError> {
+fn parse_fields<'s, 'a: 's>(
+    json: &'a [u8],
+    limits: &Limits,
+    mut slots: Option<&'s mut ArgSlots<'a>>,
+) -> Result<Fields<'s>, DecodeError> {
     fn once<T>(slot: &mut Option<T>, value: T) -> Result<(), DecodeError> {
         match slot.replace(value) {
             None => Ok(()),
@@ -232,7 +247,14 @@ fn parse_fields<'a>(json: &'a [u8], limits: &Limits) -> Result<Fields<'a>, Decod
                     once(&mut f.id, n)?;
                 }
                 [b'c', b'm', b'd'] => once(&mut f.cmd, p.string()?)?,
-                [b'a', b'r', b'g', b's'] => once(&mut f.args, p.value(1)?)?,
+                [b'a', b'r', b'g', b's'] => {
+                    let args = match slots.take() {
+                        Some(slots) => p.value_in(1, slots)?,
+                        // Given twice (invalid): no slots left.
+                        None => p.value(1)?,
+                    };
+                    once(&mut f.args, args)?;
+                }
                 [b'e', b'v', b'e', b'n', b't'] => once(&mut f.event, p.string()?)?,
                 [b'p', b'a', b'y', b'l', b'o', b'a', b'd'] => once(&mut f.payload, p.value(1)?)?,
                 _ => return Err(DecodeError::Invalid),
@@ -396,6 +418,44 @@ mod tests {
                 event: "clicked".into(),
                 payload: Json::Array(vec![Json::Number(1u64.into()), Json::Number(2u64.into())])
             }
+        );
+    }
+
+    #[test]
+    fn arguments_in_stack_slots_decode_as_on_the_heap() {
+        for n in [0, 1, 2, 7, 8, 9, 20] {
+            // Keys in reverse order, so sorting matters in both regimes.
+            let keys: Vec<String> = (0..n).rev().map(|i| format!("\"k{i:02}\":{i}")).collect();
+            let dup = format!("{},\"k00\":0", keys.join(","));
+            for (args, ok) in [(keys.join(","), true), (dup, false)] {
+                if n == 0 && !ok {
+                    continue;
+                }
+                let json = format!(r#"{{"kind":"invoke","id":1,"cmd":"c","args":{{{args}}}}}"#);
+                let p = plain(&json, b"");
+                let heap = decode(&p, &Limits::default());
+                let mut slots = ArgSlots::new();
+                let stack = decode_in(&p, &Limits::default(), Some(&mut slots));
+                assert_eq!(stack, heap, "{json}");
+                assert_eq!(stack.is_ok(), ok, "{json}");
+                if let Ok(m) = stack {
+                    let o = m.args().as_object().unwrap();
+                    assert_eq!(o.len(), n);
+                    let sorted: Vec<String> = (0..n).map(|i| format!("k{i:02}")).collect();
+                    assert!(o.keys().eq(sorted.iter().map(String::as_str)));
+                    assert_eq!(o.get("k00").and_then(Json::as_u64), (n > 0).then_some(0));
+                }
+            }
+        }
+        // Arguments given twice: the second has no slots left, still invalid.
+        let p = plain(
+            r#"{"kind":"invoke","id":1,"cmd":"c","args":{},"args":{}}"#,
+            b"",
+        );
+        let mut slots = ArgSlots::new();
+        assert_eq!(
+            decode_in(&p, &Limits::default(), Some(&mut slots)),
+            Err(DecodeError::Invalid)
         );
     }
 

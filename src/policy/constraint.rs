@@ -280,7 +280,19 @@ impl Constraint {
                     }
                 }
                 for (key, value) in o.iter() {
-                    match properties.binary_search_by(|(k, _)| k.as_str().cmp(key)) {
+                    // A few properties: a scan of short compares beats a
+                    // binary search of `memcmp` calls.
+                    let found = if properties.len() <= 8 {
+                        properties
+                            .iter()
+                            .position(|(k, _)| crate::names::eq(k, key))
+                            .ok_or(())
+                    } else {
+                        properties
+                            .binary_search_by(|(k, _)| k.as_str().cmp(key))
+                            .map_err(|_| ())
+                    };
+                    match found {
                         Ok(i) => {
                             let Some((_, c)) = properties.get(i) else {
                                 continue;
