@@ -726,6 +726,40 @@ fn message_like(noisy: bool) -> Bytes {
         .boxed()
 }
 
+/// A message in exactly the layout the isolation frame writes (its field
+/// order, no whitespace between fields), which the decoder reads by a
+/// shorter path; values still noisy, so that path also meets bad ones.
+fn frame_message() -> Bytes {
+    let invoke = (
+        id_lit(true),
+        name_lit(true),
+        object_of(json_like(true), true),
+    )
+        .prop_map(|(id, cmd, args)| {
+            [
+                b(r#"{"kind":"invoke","id":"#),
+                id,
+                b(r#","cmd":"#),
+                cmd,
+                b(r#","args":"#),
+                args,
+                b("}"),
+            ]
+            .concat()
+        });
+    let emit = (name_lit(true), json_like(true)).prop_map(|(event, payload)| {
+        [
+            b(r#"{"kind":"emit","event":"#),
+            event,
+            b(r#","payload":"#),
+            payload,
+            b("}"),
+        ]
+        .concat()
+    });
+    prop_oneof![3 => invoke, 1 => emit].boxed()
+}
+
 /// An event whose payload nests 124 to 129 containers (arrays and objects)
 /// around a value: with the message object, around serde_json's recursion
 /// limit and `MAX_DEPTH_CAP` (both 128).
@@ -812,6 +846,7 @@ fn differential_plaintext() -> impl Strategy<Value = Vec<u8>> {
         prop_oneof![
             10 => message_like(false),
             3 => message_like(true),
+            6 => frame_message(),
             2 => json_like(true),
             1 => deep_message(),
             1 => array_message(),

@@ -490,6 +490,18 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// Consumes `bytes` if the text goes on with exactly them.
+    #[inline]
+    pub(crate) fn skip(&mut self, bytes: &[u8]) -> bool {
+        let end = self.pos + bytes.len();
+        if self.bytes.get(self.pos..end) == Some(bytes) {
+            self.pos = end;
+            true
+        } else {
+            false
+        }
+    }
+
     /// Whether only whitespace is left.
     pub(crate) fn at_end(&mut self) -> bool {
         self.next_token().is_none()

@@ -205,7 +205,7 @@ pub(crate) fn decode_in<'s, 'a: 's>(
 /// The message object's fields, each at most once. A field given as `null`
 /// is present (`"payload": null` is a valid payload; `"id": null` is
 /// invalid).
-#[derive(Default)]
+#[derive(Debug, Default, PartialEq)]
 struct Fields<'a> {
     kind: Option<Cow<'a, [u8]>>,
     id: Option<u64>,
@@ -222,16 +222,29 @@ fn parse_fields<'s, 'a: 's>(
     limits: &Limits,
     mut slots: Option<&'s mut ArgSlots<'a>>,
 ) -> Result<Fields<'s>, DecodeError> {
+    let max_depth = limits.max_depth.min(MAX_DEPTH_CAP);
+    // One UTF-8 check for the whole text: each string is then a slice of it.
+    let json = std::str::from_utf8(json).map_err(|_| DecodeError::Invalid)?;
+    if let Some(f) = frame_layout(json, max_depth, limits.max_items, &mut slots) {
+        return Ok(f);
+    }
+    any_layout(json, max_depth, limits.max_items, slots)
+}
+
+/// The fields in any order and spacing, each at most once.
+fn any_layout<'s, 'a: 's>(
+    json: &'a str,
+    max_depth: usize,
+    max_items: usize,
+    mut slots: Option<&'s mut ArgSlots<'a>>,
+) -> Result<Fields<'s>, DecodeError> {
     fn once<T>(slot: &mut Option<T>, value: T) -> Result<(), DecodeError> {
         match slot.replace(value) {
             None => Ok(()),
             Some(_) => Err(DecodeError::Invalid),
         }
     }
-    let max_depth = limits.max_depth.min(MAX_DEPTH_CAP);
-    // One UTF-8 check for the whole text: each string is then a slice of it.
-    let json = std::str::from_utf8(json).map_err(|_| DecodeError::Invalid)?;
-    let mut p = Parser::new(json, max_depth, limits.max_items);
+    let mut p = Parser::new(json, max_depth, max_items);
     let mut f = Fields::default();
     p.open(b'{', 0)?;
     if !p.empty(b'}') {
@@ -269,6 +282,61 @@ fn parse_fields<'s, 'a: 's>(
         return Err(DecodeError::Invalid);
     }
     Ok(f)
+}
+
+/// The fields read straight from the layout the isolation frame writes:
+/// `frame.js` stringifies `{kind, id, cmd, args}` or `{kind, event,
+/// payload}`, in that order and without whitespace, so the field names are
+/// matched as one run of bytes each instead of parsed key by key. `None`
+/// when the text differs from that layout anywhere or has any error (or the
+/// limits are too tight for four fields): the general loop then reads it
+/// from the start and finds the error. Either way the fields are the same.
+fn frame_layout<'s, 'a: 's>(
+    json: &'a str,
+    max_depth: usize,
+    max_items: usize,
+    slots: &mut Option<&'s mut ArgSlots<'a>>,
+) -> Option<Fields<'s>> {
+    // The general loop's limit checks on the message object itself.
+    if max_depth == 0 || max_items < 4 {
+        return None;
+    }
+    let mut p = Parser::new(json, max_depth, max_items);
+    let f = if p.skip(br#"{"kind":"invoke","id":"#) {
+        let id = p.number().ok()?.as_u64()?;
+        if !p.skip(br#","cmd":"#) {
+            return None;
+        }
+        let cmd = p.string().ok()?;
+        if !p.skip(br#","args":"#) {
+            return None;
+        }
+        let args = match slots.take() {
+            Some(slots) => p.value_in(1, slots).ok()?,
+            None => p.value(1).ok()?,
+        };
+        Fields {
+            kind: Some(Cow::Borrowed(b"invoke")),
+            id: Some(id),
+            cmd: Some(cmd),
+            args: Some(args),
+            ..Fields::default()
+        }
+    } else if p.skip(br#"{"kind":"emit","event":"#) {
+        let event = p.string().ok()?;
+        if !p.skip(br#","payload":"#) {
+            return None;
+        }
+        Fields {
+            kind: Some(Cow::Borrowed(b"emit")),
+            event: Some(event),
+            payload: Some(p.value(1).ok()?),
+            ..Fields::default()
+        }
+    } else {
+        return None;
+    };
+    (p.skip(b"}") && p.at_end()).then_some(f)
 }
 
 /// Encodes a message as a plaintext; the inverse of [`decode`].
@@ -457,6 +525,43 @@ mod tests {
             decode_in(&p, &Limits::default(), Some(&mut slots)),
             Err(DecodeError::Invalid)
         );
+    }
+
+    #[test]
+    fn the_frame_layout_reads_as_any_layout() {
+        let texts = [
+            r#"{"kind":"invoke","id":7,"cmd":"greet","args":{"name":"Ada"}}"#,
+            r#"{"kind":"invoke","id":0,"cmd":"a\u0062","args":{}}"#,
+            r#"{"kind":"invoke","id":9007199254740991,"cmd":"c","args":{"b":[1,{"c":null}],"a":"\n"}}"#,
+            r#"{"kind":"invoke","id":1,"cmd":"c","args":{"k":1}}  "#,
+            r#"{"kind":"invoke","id": 1,"cmd": "c","args": {"k":1}}"#,
+            r#"{"kind":"emit","event":"clicked","payload":[1,2]}"#,
+            r#"{"kind":"emit","event":"e","payload":null}"#,
+            // Not the layout, or not valid: the general loop decides.
+            r#"{"kind":"invoke","id":1,"cmd":"c","args":{},"cmd":"d"}"#,
+            r#"{"kind":"invoke","id":1,"cmd":"c","args":{}} x"#,
+            r#"{"kind":"invoke","id":1.0,"cmd":"c","args":{}}"#,
+            r#"{"kind":"invoke","id":-0,"cmd":"c","args":{}}"#,
+            r#"{"kind":"invoke","id":1,"cmd":"c","args":{"a":1,"a":2}}"#,
+            r#"{"kind":"invoke","id":1,"cmd":"c","args":[]}"#,
+            r#"{"kind":"invoke","id":1,"cmd":"c","args":{"#,
+            r#"{"kind":"emit","event":"e","payload":1,"id":1}"#,
+            r#"{"kind":"invoke","cmd":"c","id":1,"args":{}}"#,
+            r#" {"kind":"invoke","id":1,"cmd":"c","args":{}}"#,
+        ];
+        for (i, text) in texts.iter().enumerate() {
+            for (depth, items) in [(32, 10_000), (1, 10_000), (2, 3), (2, 4), (0, 10)] {
+                let general = any_layout(text, depth, items, None);
+                let mut slots = ArgSlots::new();
+                let mut slot_ref = Some(&mut slots);
+                match frame_layout(text, depth, items, &mut slot_ref) {
+                    Some(fast) => assert_eq!(Ok(fast), general, "{text} at {depth}/{items}"),
+                    // The first seven are what the frame writes: read by
+                    // the shorter path under the default limits.
+                    None => assert!(i >= 7 || depth != 32, "{text} not read by the frame layout"),
+                }
+            }
+        }
     }
 
     #[test]
