@@ -40,10 +40,16 @@ impl Hasher for NameHasher {
 }
 
 /// Whether two names are equal, without a `memcmp` call for names of up to
-/// 16 bytes (almost all of them): a call costs more than the comparison.
+/// 32 bytes (almost all of them, origins included): a call costs more than
+/// the comparison.
 #[inline]
 pub(crate) fn eq(a: &str, b: &str) -> bool {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
+    bytes_eq(a.as_bytes(), b.as_bytes())
+}
+
+/// [`eq`] for names still in bytes (a header's, before they are text).
+#[inline]
+pub(crate) fn bytes_eq(a: &[u8], b: &[u8]) -> bool {
     let n = a.len();
     if n != b.len() {
         return false;
@@ -53,6 +59,7 @@ pub(crate) fn eq(a: &str, b: &str) -> bool {
         // Two overlapping words cover the name.
         4..=8 => word4(a, 0) == word4(b, 0) && word4(a, n - 4) == word4(b, n - 4),
         9..=16 => word8(a, 0) == word8(b, 0) && word8(a, n - 8) == word8(b, n - 8),
+        17..=32 => word16(a, 0) == word16(b, 0) && word16(a, n - 16) == word16(b, n - 16),
         _ => a == b,
     }
 }
@@ -71,6 +78,14 @@ fn word8(s: &[u8], at: usize) -> u64 {
         w.copy_from_slice(src);
     }
     u64::from_ne_bytes(w)
+}
+
+fn word16(s: &[u8], at: usize) -> u128 {
+    let mut w = [0u8; 16];
+    if let Some(src) = s.get(at..at + 16) {
+        w.copy_from_slice(src);
+    }
+    u128::from_ne_bytes(w)
 }
 
 #[cfg(test)]
@@ -102,6 +117,13 @@ mod tests {
             "0123456789abcdeF",
             "0123456789abcdef0",
             "0123456789abcdef1",
+            "http://127.0.0.1:8917",
+            "http://127.0.0.1:8918",
+            "https://127.0.0.1:8917",
+            "0123456789abcdef0123456789abcdef",
+            "0123456789abcdef0123456789abcdeF",
+            "x123456789abcdef0123456789abcdef",
+            "0123456789abcdef0123456789abcdef0",
             "é",
             "e\u{301}",
         ];
