@@ -4,10 +4,10 @@
 use std::hash::Hasher;
 
 /// Fx-style hasher (a rotate, xor and multiply a word) for tables whose
-/// keys the frontend cannot choose: the policy's names, and the window
-/// labels the host renders frames for. Lookups with any key stay safe; only
-/// inserting chosen keys could make a table degrade, and SipHash's flood
-/// resistance would cost for nothing.
+/// keys the frontend cannot choose: the policy's names. Lookups with any key
+/// stay safe; only inserting chosen keys could make a table degrade, and
+/// SipHash's flood resistance would cost for nothing. (The replay table's
+/// window labels may come from pages, so it keeps SipHash.)
 #[derive(Default, Clone, Copy)]
 pub(crate) struct NameHasher(u64);
 
