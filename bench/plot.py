@@ -78,13 +78,16 @@ def markdown(rows):
         if not rs:
             continue
         out.append(f"#### {title}\n")
-        out.append("| plaintext | carried in | wire bytes | isogate | floor | ratio | isogate MB/s | floor MB/s | isogate / floor throughput |")
-        out.append("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+        out.append("| plaintext | carried in | wire bytes | isogate | floor | ratio | isogate MB/s | floor MB/s | isogate / floor throughput | heap allocations (isogate / floor) |")
+        out.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
         for r in rs:
+            allocs = "n/a"
+            if "isogate_allocs" in r:
+                allocs = f"{r['isogate_allocs']:g} / {r['baseline_allocs']:g}"
             out.append(
                 f"| {label(r['bytes'])} | {r['carried_in']} | {r['wire_bytes']:,} | {ns(r['isogate_ns'])} "
                 f"| {ns(r['baseline_ns'])} | {r['ratio']:.2f}x | {mbs(r['isogate_mb_s'])} "
-                f"| {mbs(r['baseline_mb_s'])} | {r['baseline_ns'] / r['isogate_ns']:.2f} |"
+                f"| {mbs(r['baseline_mb_s'])} | {r['baseline_ns'] / r['isogate_ns']:.2f} | {allocs} |"
             )
         out.append("")
     rs = by_case(rows, "tauri_binary")

@@ -245,6 +245,10 @@ type Listener = Box<dyn Fn(Event<'_>) + Send + Sync>;
 /// Wraps a router so that it only sees messages sealed by this launch's
 /// isolation frame, never replayed, bound to their window, within limits and
 /// allowed by the policy.
+///
+/// A gate may be shared between threads. It checks one message at a time
+/// under one short lock (the AES open before it, the router after it, run
+/// in parallel); audit sinks, listeners and the router never run under it.
 pub struct Gate<R> {
     key: LaunchKey,
     shared: Mutex<Shared>,
