@@ -89,9 +89,11 @@ pub enum ReplayError {
 /// Tracks, per window, which envelopes have been accepted.
 #[derive(Debug, Default)]
 pub struct ReplayGuard {
-    /// The window of the latest envelope, kept out of the map: consecutive
-    /// envelopes nearly always come from the same window, which is then
-    /// found by comparing its label, without hashing it.
+    /// One window kept out of the map (the first tracked, or the next one
+    /// looked up once it is forgotten), found by comparing its label
+    /// without hashing it: most apps have one window, or one busy one.
+    /// It stays put when others are looked up, so taking windows in turn
+    /// costs one hash each, as with the map alone.
     hot: Option<(Box<str>, WindowState)>,
     /// The other windows. SipHash with a random key (std's default), not
     /// the fast hasher of the policy's tables: a host may let pages name
@@ -123,25 +125,28 @@ impl ReplayGuard {
         }
     }
 
-    /// The state of `window`, if tracked, made the hot window.
+    /// The state of `window`, if tracked.
     fn find(&mut self, window: &str) -> Option<&mut WindowState> {
         let is_hot = matches!(&self.hot, Some((label, _)) if crate::names::eq(label, window));
+        if !is_hot && self.hot.is_some() {
+            return self.windows.get_mut(window);
+        }
         if !is_hot {
-            let entry = self.windows.remove_entry(window)?;
-            if let Some((label, state)) = self.hot.replace(entry) {
-                self.windows.insert(label, state);
-            }
+            // Nothing is hot (it was forgotten): this window becomes it.
+            self.hot = Some(self.windows.remove_entry(window)?);
         }
         self.hot.as_mut().map(|(_, state)| state)
     }
 
-    /// Starts tracking `window` (not tracked yet), as the hot window.
+    /// Starts tracking `window` (not tracked yet); hot if nothing is.
     fn insert(&mut self, window: &str, state: WindowState) -> Result<(), ReplayError> {
         if self.len() >= MAX_WINDOWS {
             return Err(ReplayError::TooManyWindows);
         }
-        if let Some((label, state)) = self.hot.replace((window.into(), state)) {
-            self.windows.insert(label, state);
+        if self.hot.is_none() {
+            self.hot = Some((window.into(), state));
+        } else {
+            self.windows.insert(window.into(), state);
         }
         Ok(())
     }
