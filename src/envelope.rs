@@ -419,13 +419,7 @@ mod tests {
                 URL_SAFE_PAD_INDIFFERENT.decode(t).ok()
             }
         };
-        let mut x: u32 = 7;
-        let mut next = move || {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            x
-        };
+        let mut next = crate::test_rng::xorshift(7);
         for len in 0..400usize {
             let bytes: Vec<u8> = (0..len).map(|_| next() as u8).collect();
             let url = URL_SAFE_NO_PAD.encode(&bytes);

@@ -30,6 +30,8 @@ pub mod policy;
 pub mod rate;
 pub mod replay;
 pub mod router;
+#[cfg(test)]
+mod test_rng;
 
 pub use audit::{json_lines_sink, AuditEvent, CounterSnapshot, DiscardReason, Outcome};
 pub use frame::FrameDocument;

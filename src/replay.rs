@@ -237,13 +237,7 @@ mod tests {
         ];
         let mut g = ReplayGuard::new();
         let mut m = Model::default();
-        let mut x: u32 = 0x2545_f491;
-        let mut next = move || {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            x
-        };
+        let mut next = crate::test_rng::xorshift(0x2545_f491);
         let mut load = 1u32;
         for _ in 0..20_000 {
             let w = labels[next() as usize % labels.len()];

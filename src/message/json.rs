@@ -1085,14 +1085,12 @@ mod tests {
         let alphabet = [
             b'a', b'"', b'\\', 0x1f, 0x20, 0x7f, 0x80, 0xff, 0x00, b'!', b'#', b'[',
         ];
-        let mut x: u32 = 7;
+        let mut next = crate::test_rng::xorshift(7);
         for len in 0..120usize {
             for _ in 0..300 {
                 let bytes: Vec<u8> = (0..len)
                     .map(|_| {
-                        x ^= x << 13;
-                        x ^= x >> 17;
-                        x ^= x << 5;
+                        let x = next();
                         // Mostly plain bytes, so runs cross words and blocks.
                         if x % 8 == 0 {
                             alphabet[(x as usize / 8) % alphabet.len()]

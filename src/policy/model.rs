@@ -1254,7 +1254,7 @@ mod tests {
             "ß",
             "\u{1F600}",
         ];
-        let mut x: u32 = 1;
+        let mut next = crate::test_rng::xorshift(1);
         let mut with_dfa = 0;
         for src in patterns {
             let p = compile_pattern(src).unwrap();
@@ -1263,9 +1263,7 @@ mod tests {
                 for _ in 0..200 {
                     let s: String = (0..len)
                         .map(|_| {
-                            x ^= x << 13;
-                            x ^= x >> 17;
-                            x ^= x << 5;
+                            let x = next();
                             alphabet[x as usize % alphabet.len()]
                         })
                         .collect();
