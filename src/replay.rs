@@ -364,3 +364,309 @@ mod tests {
         assert_eq!(STATE_BYTES, 48, "docs/WIRE.md promises 48 bytes per window");
     }
 }
+
+/// The guard against a model written from docs/WIRE.md section 3 alone: per
+/// window the current load, the highest accepted `seq` of that load and the
+/// set of accepted `(load_id, seq)` pairs; closed windows retire their loads.
+/// No bitmap, so every shift of the guard's bitmap is checked against plain
+/// set membership.
+#[cfg(test)]
+mod model {
+    use super::{ReplayError, ReplayGuard};
+    use proptest::prelude::*;
+    use std::collections::{BTreeMap, BTreeSet};
+
+    /// `REPLAY_WINDOW` as WIRE.md states it (not the constant of the code).
+    const WIDTH: u64 = 256;
+    const LABELS: [&str; 3] = ["main", "editor", "a-much-longer-window-label-than-32-bytes"];
+
+    #[derive(Debug)]
+    struct Window {
+        /// The current load: the newest rendered or accepted.
+        load: u32,
+        /// The highest accepted `seq` of the current load, if any.
+        highest: Option<u64>,
+        /// Every `(load_id, seq)` ever accepted for this window.
+        accepted: BTreeSet<(u32, u64)>,
+    }
+
+    impl Window {
+        fn new(load: u32) -> Self {
+            Self {
+                load,
+                highest: None,
+                accepted: BTreeSet::new(),
+            }
+        }
+    }
+
+    #[derive(Debug, Default)]
+    struct Model {
+        windows: BTreeMap<&'static str, Window>,
+        /// The newest load of every closed window.
+        retired: Option<u32>,
+    }
+
+    impl Model {
+        /// The core rendered a frame with `load` for `window`: the newest
+        /// rendered load is the current one, so an older id changes nothing.
+        fn begin_load(&mut self, window: &'static str, load: u32) {
+            let w = self
+                .windows
+                .entry(window)
+                .or_insert_with(|| Window::new(load));
+            if load > w.load {
+                *w = Window::new(load);
+            }
+        }
+
+        fn accept(&mut self, window: &'static str, load: u32, seq: u64) -> Result<(), ReplayError> {
+            if !self.windows.contains_key(window) && self.retired.is_some_and(|r| load <= r) {
+                return Err(ReplayError::StaleLoad);
+            }
+            let w = self
+                .windows
+                .entry(window)
+                .or_insert_with(|| Window::new(load));
+            if load < w.load {
+                return Err(ReplayError::StaleLoad);
+            }
+            if load > w.load {
+                // A newer load starts (and older ones are retired).
+                w.load = load;
+                w.highest = None;
+            }
+            let too_old = w.highest.is_some_and(|h| seq < h && h - seq >= WIDTH);
+            if too_old || w.accepted.contains(&(load, seq)) {
+                return Err(ReplayError::Replay);
+            }
+            w.accepted.insert((load, seq));
+            w.highest = Some(w.highest.map_or(seq, |h| h.max(seq)));
+            Ok(())
+        }
+
+        fn forget(&mut self, window: &'static str) {
+            if let Some(w) = self.windows.remove(window) {
+                self.retired = Some(self.retired.map_or(w.load, |r| r.max(w.load)));
+            }
+        }
+    }
+
+    /// The guard and the model side by side; every answer must agree.
+    struct Pair {
+        guard: ReplayGuard,
+        model: Model,
+        /// The newest load id issued so far (the core's counter).
+        issued: u32,
+    }
+
+    impl Pair {
+        fn new() -> Self {
+            Self {
+                guard: ReplayGuard::new(),
+                model: Model::default(),
+                issued: 0,
+            }
+        }
+
+        fn accept(&mut self, window: &'static str, load: u32, seq: u64) -> Result<(), ReplayError> {
+            let ours = self.guard.accept(window, load, seq);
+            let expected = self.model.accept(window, load, seq);
+            assert_eq!(ours, expected, "accept({window:?}, load {load}, seq {seq})");
+            assert_eq!(self.guard.len(), self.model.windows.len());
+            ours
+        }
+
+        /// The highest accepted seq of the window's current load, or 0.
+        fn highest(&self, window: &str) -> u64 {
+            self.model
+                .windows
+                .get(window)
+                .and_then(|w| w.highest)
+                .unwrap_or(0)
+        }
+
+        fn apply(&mut self, op: &Op) {
+            match *op {
+                Op::Render { window } => {
+                    self.issued += 1;
+                    let w = LABELS[window];
+                    assert_eq!(self.guard.begin_load(w, self.issued), Ok(()));
+                    self.model.begin_load(w, self.issued);
+                }
+                Op::RenderOld { window, back } => {
+                    // Only a tracked window can be told of an old load: the
+                    // core issues ids in increasing order (WIRE.md section 3).
+                    let w = LABELS[window];
+                    if self.model.windows.contains_key(w) {
+                        let load = self.issued.saturating_sub(back);
+                        assert_eq!(self.guard.begin_load(w, load), Ok(()));
+                        self.model.begin_load(w, load);
+                    }
+                }
+                Op::Close { window } => {
+                    self.guard.forget(LABELS[window]);
+                    self.model.forget(LABELS[window]);
+                    assert_eq!(self.guard.len(), self.model.windows.len());
+                }
+                Op::Accept { window, load, seq } => {
+                    let w = LABELS[window];
+                    let current = self.model.windows.get(w).map_or(self.issued, |s| s.load);
+                    let load = match load {
+                        LoadPick::Current => current,
+                        LoadPick::Older(back) => current.saturating_sub(back),
+                        LoadPick::Newer => {
+                            self.issued += 1;
+                            self.issued
+                        }
+                        LoadPick::Issued(k) => k % (self.issued + 1),
+                    };
+                    let highest = if load == current { self.highest(w) } else { 0 };
+                    let seq = match seq {
+                        SeqPick::Ahead(d) => highest + d,
+                        SeqPick::Behind(o) => highest.saturating_sub(o),
+                        SeqPick::At(s) => s,
+                    };
+                    let _ = self.accept(w, load, seq);
+                }
+            }
+        }
+    }
+
+    #[derive(Debug, Clone, Copy)]
+    enum LoadPick {
+        Current,
+        Older(u32),
+        Newer,
+        /// Any id issued so far (possibly another window's, or a closed
+        /// window's).
+        Issued(u32),
+    }
+
+    #[derive(Debug, Clone, Copy)]
+    enum SeqPick {
+        /// `highest + d`: moves the window up by `d`.
+        Ahead(u64),
+        /// `highest - o`: probes bit `o`.
+        Behind(u64),
+        At(u64),
+    }
+
+    #[derive(Debug, Clone, Copy)]
+    enum Op {
+        Render {
+            window: usize,
+        },
+        RenderOld {
+            window: usize,
+            back: u32,
+        },
+        Close {
+            window: usize,
+        },
+        Accept {
+            window: usize,
+            load: LoadPick,
+            seq: SeqPick,
+        },
+    }
+
+    /// Shift amounts on and around every 64-bit word boundary, and past the
+    /// window.
+    const EDGES: [u64; 11] = [63, 64, 65, 127, 128, 129, 191, 192, 255, 256, 257];
+
+    fn jump() -> impl Strategy<Value = u64> {
+        prop_oneof![1..=300u64, proptest::sample::select(EDGES.to_vec())]
+    }
+
+    fn offset() -> impl Strategy<Value = u64> {
+        prop_oneof![
+            0..=300u64,
+            proptest::sample::select(vec![0, 1, 62, 126, 190, 254]),
+            proptest::sample::select(EDGES.to_vec()),
+        ]
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        let window = 0..LABELS.len();
+        let load = prop_oneof![
+            12 => Just(LoadPick::Current),
+            1 => (1..3u32).prop_map(LoadPick::Older),
+            1 => Just(LoadPick::Newer),
+            1 => any::<u32>().prop_map(LoadPick::Issued),
+        ];
+        let seq = prop_oneof![
+            // Small steps fill the bitmap densely, jumps shift it.
+            6 => (1..=3u64).prop_map(SeqPick::Ahead),
+            3 => jump().prop_map(SeqPick::Ahead),
+            6 => offset().prop_map(SeqPick::Behind),
+            1 => (0..700u64).prop_map(SeqPick::At),
+        ];
+        prop_oneof![
+            1 => window.clone().prop_map(|window| Op::Render { window }),
+            1 => (window.clone(), 0..3u32).prop_map(|(window, back)| Op::RenderOld { window, back }),
+            1 => window.clone().prop_map(|window| Op::Close { window }),
+            30 => (window, load, seq).prop_map(|(window, load, seq)| Op::Accept { window, load, seq }),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        /// Random renders, envelopes and closes: the guard answers as the
+        /// model of WIRE.md section 3 does.
+        #[test]
+        fn the_guard_answers_as_the_wire_model(ops in proptest::collection::vec(op(), 1..400)) {
+            let mut pair = Pair::new();
+            for op in &ops {
+                pair.apply(op);
+            }
+        }
+    }
+
+    /// Every shift amount from 1 to 300 (every bit offset within a word, and
+    /// every word offset), after a full, an alternating and a random bitmap;
+    /// then every bit of the moved window, and past it, probed once.
+    #[test]
+    fn every_shift_keeps_every_bit() {
+        let mut bits = crate::test_rng::xorshift(0x9e37_79b9);
+        let patterns: [&dyn Fn(u64) -> bool; 3] = [&|_| true, &|o| o % 2 == 1, &|_| false];
+        for d in 1..=300u64 {
+            for (p, pattern) in patterns.iter().enumerate() {
+                // The third pattern is random (a fresh draw per bit).
+                let mut set = |o: u64| if p == 2 { bits() % 2 == 0 } else { pattern(o) };
+                let mut pair = Pair::new();
+                let top = 1_000u64;
+                assert_eq!(pair.accept("w", 1, top), Ok(()));
+                for o in 1..WIDTH {
+                    if set(o) {
+                        assert_eq!(pair.accept("w", 1, top - o), Ok(()));
+                    }
+                }
+                assert_eq!(pair.accept("w", 1, top + d), Ok(()), "shift by {d}");
+                for o in 0..=300 {
+                    let _ = pair.accept("w", 1, top + d - o);
+                }
+            }
+        }
+    }
+
+    /// The case a one-character slip in the multi-word shift let through:
+    /// 0 to 69, then 100 (a shift by 31 that carries bits into word 1).
+    #[test]
+    fn a_carried_bit_still_refuses_its_replay() {
+        let mut pair = Pair::new();
+        for seq in 0..70 {
+            assert_eq!(pair.accept("w", 1, seq), Ok(()));
+        }
+        assert_eq!(pair.accept("w", 1, 100), Ok(()));
+        for seq in [20, 5, 0, 69, 100] {
+            assert_eq!(
+                pair.accept("w", 1, seq),
+                Err(ReplayError::Replay),
+                "seq {seq}"
+            );
+        }
+        assert_eq!(pair.accept("w", 1, 70), Ok(()));
+    }
+}
