@@ -473,8 +473,13 @@ mod model {
             let ours = self.guard.accept(window, load, seq);
             let expected = self.model.accept(window, load, seq);
             assert_eq!(ours, expected, "accept({window:?}, load {load}, seq {seq})");
-            assert_eq!(self.guard.len(), self.model.windows.len());
+            self.same_windows();
             ours
+        }
+
+        fn same_windows(&self) {
+            assert_eq!(self.guard.len(), self.model.windows.len());
+            assert_eq!(self.guard.is_empty(), self.model.windows.is_empty());
         }
 
         /// The highest accepted seq of the window's current load, or 0.
@@ -507,7 +512,7 @@ mod model {
                 Op::Close { window } => {
                     self.guard.forget(LABELS[window]);
                     self.model.forget(LABELS[window]);
-                    assert_eq!(self.guard.len(), self.model.windows.len());
+                    self.same_windows();
                 }
                 Op::Accept { window, load, seq } => {
                     let w = LABELS[window];
