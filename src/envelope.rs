@@ -328,6 +328,81 @@ mod tests {
         LaunchKey::from_raw(zeroize::Zeroizing::new(std::array::from_fn(|i| i as u8)))
     }
 
+    /// WIRE.md section 2's bound on a whole envelope, written out (not
+    /// the constant of the code, so a slip in the constant shows).
+    const WIRE_MAX_ENVELOPE: usize = 64 * 1024 * 1024;
+
+    /// Envelope bytes with the given header fields and `sealed_len` bytes
+    /// after the nonce; `window_len` and `origin_len` are the raw lengths.
+    fn raw(window: &[u8], origin: &[u8], sealed_len: usize) -> Vec<u8> {
+        let mut out = vec![VERSION, window.len() as u8];
+        out.extend_from_slice(window);
+        out.extend_from_slice(&(origin.len() as u16).to_be_bytes());
+        out.extend_from_slice(origin);
+        out.extend_from_slice(&SealNonce { load_id: 5, seq: 6 }.to_bytes());
+        out.resize(out.len() + sealed_len, 0);
+        out
+    }
+
+    #[test]
+    fn header_lengths_are_bounded_exactly() {
+        let w128 = [b'w'; 128];
+        let w129 = [b'w'; 129];
+        let o1024 = [b'o'; 1024];
+        let o1025 = [b'o'; 1025];
+        let ok = |w: &[u8], o: &[u8]| decode(&raw(w, o, TAG_LEN)).is_some();
+        assert!(ok(b"w", b"o"));
+        assert!(ok(&w128, b"o"), "a 128-byte window is valid");
+        assert!(!ok(&w129, b"o"), "a 129-byte window is not");
+        assert!(!ok(b"", b"o"), "an empty window is not");
+        assert!(ok(b"w", &o1024), "a 1024-byte origin is valid");
+        assert!(!ok(b"w", &o1025), "a 1025-byte origin is not");
+        assert!(!ok(b"w", b""), "an empty origin is not");
+        assert!(!ok(b"w", "h\u{e9}".as_bytes()), "a non-ASCII origin is not");
+        assert!(!ok(&[0xff], b"o"), "a window that is not UTF-8 is not");
+        let widest = raw(&w128, &o1024, TAG_LEN);
+        let d = decode(&widest).unwrap();
+        assert_eq!((d.window.len(), d.origin.len()), (128, 1024));
+        assert_eq!(d.header.len(), 1 + 1 + 128 + 2 + 1024 + 12);
+        assert_eq!(d.sealed.len(), TAG_LEN);
+        assert_eq!(d.nonce, SealNonce { load_id: 5, seq: 6 });
+
+        // The sealer's side refuses the same fields.
+        let w128 = "w".repeat(128);
+        let o1024 = "o".repeat(1024);
+        let header = |w: &str, o: &str| encode_header(w, o, SealNonce { load_id: 5, seq: 6 });
+        let expected = raw(w128.as_bytes(), o1024.as_bytes(), 0);
+        assert_eq!(header(&w128, &o1024), Some(expected));
+        assert!(header(&"w".repeat(129), "o").is_none());
+        assert!(header("", "o").is_none());
+        assert!(header("w", &"o".repeat(1025)).is_none());
+        assert!(header("w", "").is_none());
+        assert!(header("w", "h\u{e9}").is_none());
+    }
+
+    #[test]
+    fn decode_takes_an_envelope_of_exactly_64_mib() {
+        let header_len = raw(b"w", b"o", 0).len();
+        let largest = raw(b"w", b"o", WIRE_MAX_ENVELOPE - header_len);
+        assert_eq!(largest.len(), WIRE_MAX_ENVELOPE);
+        let d = decode(&largest).unwrap();
+        assert_eq!(d.sealed.len(), WIRE_MAX_ENVELOPE - header_len);
+        let over = raw(b"w", b"o", WIRE_MAX_ENVELOPE - header_len + 1);
+        assert!(decode(&over).is_none());
+    }
+
+    /// The text form is refused unread only when its decoded length could
+    /// not fit (3 bytes per 4 characters, over 64 MiB plus one group).
+    #[test]
+    fn base64_is_refused_unread_only_past_the_bound() {
+        let largest = (WIRE_MAX_ENVELOPE + 3) / 3 * 4;
+        let text = vec![b'A'; largest];
+        let bytes = decode_base64(&text).unwrap();
+        assert_eq!(bytes.len(), largest / 4 * 3);
+        assert!(bytes.len() > WIRE_MAX_ENVELOPE);
+        assert!(decode_base64(&vec![b'A'; largest + 4]).is_none());
+    }
+
     #[test]
     fn seal_then_decode_then_open_round_trips() {
         let nonce = SealNonce { load_id: 3, seq: 9 };
