@@ -627,6 +627,20 @@ impl<R: Router> Gate<R> {
         };
         trail.load_id = Some(env.nonce.load_id);
         trail.seq = Some(env.nonce.seq);
+        let mut guard = lock(&self.shared);
+        let shared = &mut *guard;
+        // Every envelope that passes the tag counts against its sender's
+        // rate, whatever a later check decides: a page cannot make the core
+        // open, decode and decide without limit by sending envelopes the
+        // policy denies, replays or invalid messages (`docs/WIRE.md` 7).
+        if let Some(rate) = shared.policy.rate() {
+            if !shared
+                .rates
+                .allow(sender.window, rate.per_second, rate.burst, Instant::now())
+            {
+                return Err(DiscardReason::RateLimited);
+            }
+        }
         // A header field equal to the sender's is the sender's own string
         // (see `envelope::decode_from`): same address, no bytes compared.
         let same = |a: &str, b: &str| std::ptr::eq(a, b) || a == b;
@@ -634,12 +648,10 @@ impl<R: Router> Gate<R> {
             trail.detail = Some(format!("sealed for window `{}`", env.window));
             return Err(DiscardReason::WrongWindow);
         }
-        if !same(env.origin, sender.origin) {
+        if !std::ptr::eq(env.origin, sender.origin) && !policy::same_origin(env.origin, sender.origin) {
             trail.detail = Some(format!("sealed for origin `{}`", env.origin));
             return Err(DiscardReason::WrongOrigin);
         }
-        let mut guard = lock(&self.shared);
-        let shared = &mut *guard;
         shared
             .replay
             .accept(env.window, env.nonce.load_id, env.nonce.seq)
@@ -684,15 +696,6 @@ impl<R: Router> Gate<R> {
         }
         if allowed.is_none() {
             return Err(DiscardReason::Denied);
-        }
-        if let Some(rate) = policy.rate() {
-            let now = Instant::now();
-            if !shared
-                .rates
-                .allow(sender.window, rate.per_second, rate.burst, now)
-            {
-                return Err(DiscardReason::RateLimited);
-            }
         }
         let outcome = match &msg {
             Message::Invoke { args, .. } if !args.is_object() => {

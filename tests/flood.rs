@@ -344,9 +344,68 @@ fn policy_rate_limits_each_window_on_its_own() {
     assert!(gate
         .handle(settings, &s.invoke(1, "greet", json!({})))
         .is_some());
-    // A rate-limited envelope was consumed: sending it again is a replay.
+    // A rate-limited envelope was not accepted, so it is not consumed: once
+    // the bucket refills it is accepted, once.
+    std::thread::sleep(Duration::from_millis(1100));
+    assert!(gate.handle(MAIN, &envelopes[19]).is_some());
+    std::thread::sleep(Duration::from_millis(1100));
     assert!(gate.handle(MAIN, &envelopes[19]).is_none());
     assert_eq!(gate.counters().discarded(DiscardReason::Replay), 1);
+    assert_eq!(calls.load(Ordering::SeqCst), answered + 2);
+}
+
+#[test]
+fn every_envelope_past_the_tag_counts_against_the_rate() {
+    let _serial = serial();
+    // Regression: only allowed messages counted, so a page could make the
+    // core open, decode and decide denied or invalid messages without limit.
+    let text = r#"{"version":1,"limits":{"rate":{"per_second":1,"burst":5}},
+      "rules":[{"id":"greet","effect":"allow","commands":["greet"],"windows":["main"],
+                "args":{"type":"object","additional":true}}]}"#;
+    let (gate, calls, _) = gate(text);
+    let mut main = Sealer::new(KEY, "main", ORIGIN, 1);
+    // Envelopes that fail the tag cost the page nothing: they are not its
+    // frame's, and anyone could send them in its name.
+    for _ in 0..50 {
+        let mut env = main.invoke(0, "greet", json!({}));
+        let last = env.len() - 1;
+        env[last] ^= 1;
+        assert!(gate.handle(MAIN, &env).is_none());
+    }
+    assert_eq!(gate.counters().discarded(DiscardReason::BadTag), 50);
+    // Denied commands, invalid messages and replays all count.
+    let denied = main.invoke(1, "delete_everything", json!({}));
+    assert!(gate.handle(MAIN, &denied).is_none());
+    assert!(gate.handle(MAIN, &denied).is_none());
+    assert!(gate
+        .handle(MAIN, &main.seal_json(r#"{"kind":"nope"}"#, b""))
+        .is_none());
+    assert!(gate
+        .handle(MAIN, &main.invoke(2, "delete_everything", json!({})))
+        .is_none());
+    assert!(gate
+        .handle(MAIN, &main.invoke(3, "delete_everything", json!({})))
+        .is_none());
+    let c = gate.counters();
+    assert_eq!(
+        (
+            c.discarded(DiscardReason::Denied),
+            c.discarded(DiscardReason::Replay),
+            c.discarded(DiscardReason::BadMessage),
+            c.discarded(DiscardReason::RateLimited),
+        ),
+        (3, 1, 1, 0)
+    );
+    // The burst of 5 is spent: the next denied one, and even an allowed
+    // call, are over the rate.
+    assert!(gate
+        .handle(MAIN, &main.invoke(4, "delete_everything", json!({})))
+        .is_none());
+    assert!(gate
+        .handle(MAIN, &main.invoke(5, "greet", json!({})))
+        .is_none());
+    assert_eq!(gate.counters().discarded(DiscardReason::RateLimited), 2);
+    assert_eq!(calls.load(Ordering::SeqCst), 0);
 }
 
 #[test]

@@ -47,6 +47,7 @@ mod path;
 /// The JSON type name of a value, as the policy language spells it.
 pub(crate) use constraint::type_of;
 pub(crate) use decide::allow;
+pub(crate) use origin::same_origin;
 
 pub use errors::{PolicyError, PolicyErrors};
 

@@ -152,6 +152,25 @@ impl<'a> Origin<'a> {
     }
 }
 
+/// Whether two request origins name the same origin, for binding an
+/// envelope's sealed origin to the transport's (`docs/WIRE.md` section 3):
+/// both parse (as in [`Origin::parse`]) to equal components, scheme and host
+/// compared case-insensitively and the default port filled in; or, when
+/// either does not parse (e.g. `null`), they are the same bytes.
+pub(crate) fn same_origin(a: &str, b: &str) -> bool {
+    if a == b {
+        return true;
+    }
+    match (Origin::parse(a), Origin::parse(b)) {
+        (Some(x), Some(y)) => {
+            x.scheme.eq_ignore_ascii_case(y.scheme)
+                && x.host.eq_ignore_ascii_case(y.host)
+                && x.port == y.port
+        }
+        _ => false,
+    }
+}
+
 /// Where a parsed origin's parts lie in its text, so that a parse can be
 /// reused for the same text without borrowing it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
