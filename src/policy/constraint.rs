@@ -445,6 +445,88 @@ mod tests {
         assert!(!json_eq(&json!("1"), &j(&json!(1))));
     }
 
+    /// Integers compare exactly, past the 53 bits a float holds.
+    #[test]
+    fn big_integers_compare_exactly() {
+        let n = |v: Value| v.as_number().unwrap().clone();
+        let two_53 = 1u64 << 53;
+        assert_eq!(
+            cmp_numbers(&n(json!(two_53 + 1)), &n(json!(two_53))),
+            Some(Ordering::Greater)
+        );
+        assert_eq!(
+            cmp_numbers(&n(json!(-(two_53 as i64) - 1)), &n(json!(-(two_53 as i64)))),
+            Some(Ordering::Less)
+        );
+        assert!(!json_eq(&json!(two_53 + 1), &j(&json!(two_53))));
+        let c = Constraint {
+            kind: Kind::Integer {
+                minimum: Some(Number::from(two_53 + 1)),
+                maximum: None,
+            },
+            one_of: None,
+        };
+        assert!(matches!(
+            c.check(&j(&json!(two_53)), None),
+            Err(Fail::Below(_))
+        ));
+        assert!(c.check(&j(&json!(two_53 + 1)), None).is_ok());
+    }
+
+    /// Every JSON type in an `enum`: equal, unequal, and other types.
+    #[test]
+    fn enum_values_compare_as_json() {
+        let values = [
+            json!(null),
+            json!(true),
+            json!(false),
+            json!(2),
+            json!("a"),
+            json!([1, "x"]),
+            json!({"k": [null]}),
+        ];
+        for (i, a) in values.iter().enumerate() {
+            for (k, b) in values.iter().enumerate() {
+                assert_eq!(json_eq(a, &j(b)), i == k, "{a} vs {b}");
+            }
+        }
+        // Arrays and objects: same prefix or subset is not equal.
+        assert!(!json_eq(&json!([1]), &j(&json!([1, 2]))));
+        assert!(!json_eq(&json!([1, 2]), &j(&json!([1]))));
+        assert!(!json_eq(&json!([1, 2]), &j(&json!([1, 3]))));
+        assert!(!json_eq(&json!({"a": 1, "b": 2}), &j(&json!({"a": 1}))));
+        assert!(!json_eq(&json!({"a": 1}), &j(&json!({"a": 2}))));
+        assert!(!json_eq(&json!({"a": 1}), &j(&json!({"b": 1}))));
+        assert!(!json_eq(&json!("a"), &j(&json!("b"))));
+    }
+
+    #[test]
+    fn type_names_tell_integers_from_numbers() {
+        assert_eq!(type_of(&json!(1)), "integer");
+        assert_eq!(type_of(&json!(1.5)), "number");
+        assert_eq!(type_of(&json!(null)), "null");
+        assert_eq!(type_of(&json!("s")), "string");
+    }
+
+    /// A failing value is quoted up to 40 characters, then named by type.
+    #[test]
+    fn short_values_are_quoted_long_ones_named() {
+        let forty = "é".repeat(40);
+        let forty_one = "é".repeat(41);
+        let v40 = json!(forty);
+        let v41 = json!(forty_one);
+        let v40 = j(&v40);
+        let v41 = j(&v41);
+        assert_eq!(
+            describe(&Fail::NotInEnum, "argument `x`", &v40, false),
+            format!("argument `x` is `{forty}`, which is not one of the allowed values")
+        );
+        assert_eq!(
+            describe(&Fail::NotInEnum, "argument `x`", &v41, false),
+            "argument `x` is a string, which is not one of the allowed values"
+        );
+    }
+
     /// Counts every time, as before the byte-length shortcuts.
     fn length_reference(s: &str, min: Option<usize>, max: Option<usize>) -> bool {
         let n = s.chars().count();

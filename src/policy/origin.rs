@@ -479,6 +479,40 @@ mod tests {
         assert!(!pat("http://a:81").covers(&pat("http://a:*")));
         assert!(pat("http://a").covers(&pat("http://a:80")));
     }
+
+    #[test]
+    fn same_origin_compares_parsed_parts() {
+        let same = [
+            ("http://a.com", "http://a.com"),
+            ("null", "null"),
+            ("http://A.com", "http://a.com"),
+            ("HTTP://a.com", "http://a.com"),
+            ("http://a.com:80", "http://a.com"),
+            ("https://a.com", "https://a.com:443"),
+            ("tauri://localhost", "TAURI://LOCALHOST"),
+        ];
+        let different = [
+            // Only the scheme differs (both default to port 80).
+            ("ws://a.com", "http://a.com"),
+            // Only the host differs.
+            ("http://a.com", "http://b.com"),
+            // Only the port differs.
+            ("http://a.com:81", "http://a.com"),
+            ("tauri://localhost", "tauri://localhost:80"),
+            // Either side does not parse: bytes only.
+            ("null", "NULL"),
+            ("null", "http://a.com"),
+            ("http://a.com/", "http://a.com"),
+        ];
+        for (a, b) in same {
+            assert!(same_origin(a, b), "{a} vs {b}");
+            assert!(same_origin(b, a), "{b} vs {a}");
+        }
+        for (a, b) in different {
+            assert!(!same_origin(a, b), "{a} vs {b}");
+            assert!(!same_origin(b, a), "{b} vs {a}");
+        }
+    }
 }
 
 #[cfg(test)]

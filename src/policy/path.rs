@@ -326,6 +326,16 @@ mod tests {
         assert_eq!(root.check("/etc/a/hosts"), Err(PathFail::Glob));
     }
 
+    /// `docs/POLICY.md`: at most 4096 bytes (written out, not the constant).
+    #[test]
+    fn a_path_of_4096_bytes_is_the_longest() {
+        let r = rule(None);
+        let longest = format!("a/{}", "b".repeat(4094));
+        assert_eq!(longest.len(), 4096);
+        assert_eq!(r.check(&longest), Ok(()));
+        assert_eq!(r.check(&format!("{longest}c")), Err(PathFail::TooLong));
+    }
+
     #[test]
     fn globs() {
         let one = rule(Some("*.md"));
