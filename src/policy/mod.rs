@@ -343,6 +343,128 @@ mod tests {
         assert_eq!(p.rule_count(), 2);
     }
 
+    /// The gate's fast path (`allowing_rule`) gives the verdict and rule
+    /// of `decide`: allowed by the smallest passing id, denied by a rule,
+    /// by a failing constraint, by scope, or because no rule names it.
+    #[test]
+    fn allowing_rule_is_the_decision() {
+        let p = load(
+            r#"{"version": 1, "rules": [
+              {"id": "b", "effect": "allow", "commands": ["greet"], "windows": ["*"],
+               "args": {"type": "object", "properties": {"n": {"type": "integer"}}}},
+              {"id": "a", "effect": "allow", "commands": ["greet"], "windows": ["main"],
+               "args": {"type": "object", "properties": {"n": {"type": "integer", "maximum": 3}}}},
+              {"id": "d", "effect": "deny", "commands": ["greet"], "windows": ["settings"]},
+              {"id": "e", "effect": "allow", "events": ["clicked"], "windows": ["main"]}
+            ]}"#,
+        );
+        let cases = [
+            (
+                "main",
+                MessageKind::Invoke,
+                "greet",
+                json!({"n": 1}),
+                Some("a"),
+            ),
+            (
+                "main",
+                MessageKind::Invoke,
+                "greet",
+                json!({"n": 9}),
+                Some("b"),
+            ),
+            (
+                "other",
+                MessageKind::Invoke,
+                "greet",
+                json!({"n": 1}),
+                Some("b"),
+            ),
+            (
+                "main",
+                MessageKind::Invoke,
+                "greet",
+                json!({"n": "x"}),
+                None,
+            ),
+            (
+                "settings",
+                MessageKind::Invoke,
+                "greet",
+                json!({"n": 1}),
+                None,
+            ),
+            ("main", MessageKind::Invoke, "other", json!({}), None),
+            ("main", MessageKind::Emit, "clicked", json!(null), Some("e")),
+            ("other", MessageKind::Emit, "clicked", json!(null), None),
+            ("main", MessageKind::Emit, "greet", json!(null), None),
+        ];
+        for (window, kind, name, args, expected) in cases {
+            let req = Request {
+                window,
+                origin: "http://127.0.0.1:1420",
+                kind,
+                name,
+                args: &args,
+            };
+            let decision = p.decide(&req);
+            let json = Json::from_value(&args);
+            let fast = p.allowing_rule(&req.query(&json));
+            assert_eq!(fast, expected, "{window} {name} {args}");
+            assert_eq!(
+                decision.allowed,
+                expected.is_some(),
+                "{window} {name} {args}"
+            );
+            if decision.allowed {
+                assert_eq!(decision.rule.as_deref(), fast);
+            }
+        }
+    }
+
+    /// `explain` names the rules that name the message but not this
+    /// sender, saying whether the window or the origin is why; rules in
+    /// scope are not listed there.
+    #[test]
+    fn explain_says_which_scope_left_a_rule_out() {
+        let p = load(
+            r#"{"version": 1, "rules": [
+              {"id": "for-main", "effect": "allow", "commands": ["greet"], "windows": ["main"]},
+              {"id": "for-site", "effect": "allow", "commands": ["greet"], "windows": ["*"],
+               "origins": ["https://app.example.com"]},
+              {"id": "no-settings", "effect": "deny", "commands": ["greet"], "windows": ["settings"]}
+            ]}"#,
+        );
+        let explain = |window: &str| {
+            p.explain(&Request {
+                window,
+                origin: "http://127.0.0.1:1420",
+                kind: MessageKind::Invoke,
+                name: "greet",
+                args: &json!({"x": 1}),
+            })
+        };
+        let head =
+            "no rule allows command `greet` for window `main` at origin `http://127.0.0.1:1420`";
+        assert_eq!(
+            explain("main").reason,
+            format!(
+                "{head}: rule `for-main`: unknown argument `x`; \
+                 deny rule `no-settings` names command `greet` but not for window `main`; \
+                 allow rule `for-site` names command `greet` but not at origin `http://127.0.0.1:1420`"
+            )
+        );
+        let other = explain("other");
+        assert!(!other.allowed);
+        assert_eq!(
+            other.reason,
+            "no rule allows command `greet` for window `other` at origin `http://127.0.0.1:1420`: \
+             deny rule `no-settings` names command `greet` but not for window `other`; \
+             allow rule `for-main` names command `greet` but not for window `other`; \
+             allow rule `for-site` names command `greet` but not at origin `http://127.0.0.1:1420`"
+        );
+    }
+
     #[test]
     fn decision_json() {
         let d = Decision {
