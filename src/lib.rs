@@ -36,7 +36,8 @@ mod test_rng;
 pub use audit::{json_lines_sink, AuditEvent, CounterSnapshot, DiscardReason, Outcome};
 pub use frame::FrameDocument;
 pub use gate::{
-    Admitted, Call, CallRequest, Event, EventMessage, Gate, Handled, Handler, Reply, Router, Sender,
+    Admitted, Call, CallRequest, Event, EventMessage, Gate, Handled, Handler, Reply, Router,
+    Sender, Verdict,
 };
 pub use key::LaunchKey;
 pub use message::{Limits, MessageKind};
