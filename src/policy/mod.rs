@@ -47,6 +47,8 @@ mod path;
 /// The JSON type name of a value, as the policy language spells it.
 pub(crate) use constraint::type_of;
 pub(crate) use decide::allow;
+/// Whether Windows reads a path segment as something else than a name.
+pub(crate) use path::windows_form;
 
 pub use errors::{PolicyError, PolicyErrors};
 

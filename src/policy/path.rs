@@ -131,7 +131,7 @@ fn keep(seg: &&str) -> bool {
 /// (`\\server\share`, `\\?\`, `\\.\`, `\??\`, `C:\x`, `\x`) never get here:
 /// [`bad_char`] refuses every backslash; a leading `//` is refused by
 /// [`PathRule::check`] before the segments are looked at.
-fn windows_form(seg: &str) -> Option<PathFail> {
+pub(crate) fn windows_form(seg: &str) -> Option<PathFail> {
     // `:` — `C:/x` and `c:` (a drive: `Path::join` replaces the base
     // with it), `C:x` (relative to drive C's current directory, which
     // `Path::join` also puts in place of the base), `x.md:s` and
