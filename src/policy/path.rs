@@ -666,4 +666,51 @@ mod tests {
             assert_eq!(fail.describe(&r), text);
         }
     }
+
+    /// The examples of `docs/POLICY.md` section 9.
+    #[test]
+    fn section_9_examples() {
+        let flat = rule(Some("*.md"));
+        for ok in [
+            "/home/user/notes/a.md",
+            "a.md",
+            "./a.md",
+            "/home//user/notes/a.md",
+            "/home/user/notes/a.md/",
+            "a b.md",
+            "2024-01-01.md",
+            "日本語.md",
+        ] {
+            assert_eq!(flat.check(ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            "sub/a.md",
+            "a.txt",
+            "/home/user/notes",
+            "/home/user/notes2/a.md",
+            "/Home/user/notes/a.md",
+            "../notes/a.md",
+            "%2e%2e/a.md",
+            "a\\b.md",
+            ".a.md",
+            "//home/user/notes/a.md",
+            "C:a.md",
+            "a.md:s",
+            "CON.md",
+            "a.md.",
+            "A~1.md",
+        ] {
+            assert!(flat.check(bad).is_err(), "{bad}");
+        }
+        let deep = rule(Some("**/*.md"));
+        assert_eq!(deep.check("sub/dir/a.md"), Ok(()));
+        assert_eq!(deep.check("C:/Windows/a.md"), Err(PathFail::Reserved(':')));
+        for device in ["nul", "CON.md", "con.tar.md", "COM1 .md", "LPT\u{b9}.md"] {
+            assert_eq!(deep.check(device), Err(PathFail::Device), "{device}");
+        }
+        for name in ["COM10.md", "console.md", "null.md", "notes~.md", "~$x.md"] {
+            assert_eq!(deep.check(name), Ok(()), "{name}");
+        }
+        assert_eq!(deep.check("~/a.md"), Ok(()));
+    }
 }
