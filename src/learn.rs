@@ -26,7 +26,7 @@
 
 use crate::frame::is_serialized_origin;
 use crate::message::{valid_name, MessageKind};
-use crate::policy::{type_of, Policy, Request};
+use crate::policy::{type_of, windows_form, Policy, Request};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Number, Value};
 use std::collections::{BTreeMap, BTreeSet};
@@ -705,7 +705,7 @@ fn infer_string(strings: &[&str], values: &[&Value], options: &Options) -> Const
 /// (`docs/POLICY.md` section 9), without `.` and empty ones; `None` when it
 /// is not such a path or names the root.
 fn path_segments(s: &str) -> Option<Vec<&str>> {
-    if !s.starts_with('/') || s.len() > MAX_PATH_LEN {
+    if !s.starts_with('/') || s.starts_with("//") || s.len() > MAX_PATH_LEN {
         return None;
     }
     if s.chars()
@@ -718,6 +718,12 @@ fn path_segments(s: &str) -> Option<Vec<&str>> {
         .filter(|seg| !seg.is_empty() && *seg != ".")
         .collect();
     if segs.is_empty() || segs.contains(&"..") {
+        return None;
+    }
+    // Only the segments under the inferred base are checked by the policy,
+    // but the base is not known yet: a path with a Windows form anywhere
+    // stays a string.
+    if segs.iter().any(|seg| windows_form(seg).is_some()) {
         return None;
     }
     Some(segs)
@@ -919,8 +925,19 @@ mod tests {
         let root = constraint_of(&v(&["/a/x", "/b/y"]));
         assert_eq!(root["base"], json!("/"));
         assert!(root["comment"].as_str().unwrap().contains("narrow"));
-        // Not paths: relative, `..`, percent, the root itself.
-        for s in ["a/b", "/a/../b", "/a%2e", "/"] {
+        // Not paths: relative, `..`, percent, the root itself, and forms a
+        // Windows router reads otherwise (section 9).
+        for s in [
+            "a/b",
+            "/a/../b",
+            "/a%2e",
+            "/",
+            "//a/b",
+            "/a/b:c",
+            "/a/CON.md",
+            "/a/x.",
+            "/GIT~1/x",
+        ] {
             assert_eq!(constraint_of(&v(&[s]))["type"], json!("string"), "{s}");
         }
     }

@@ -48,6 +48,8 @@ mod path;
 pub(crate) use constraint::type_of;
 pub(crate) use decide::allow;
 pub(crate) use origin::same_origin;
+/// Whether Windows reads a path segment as something else than a name.
+pub(crate) use path::windows_form;
 
 pub use errors::{PolicyError, PolicyErrors};
 
