@@ -5,7 +5,7 @@
 //! encrypt-only WebCrypto key), the frame script, and the app's optional
 //! hook. Scripts are allowed by hash only.
 
-use crate::envelope::{MAX_ORIGIN_LEN, MAX_WINDOW_LEN};
+use crate::envelope::MAX_ORIGIN_LEN;
 use crate::key::LaunchKey;
 use base64::Engine as _;
 use ring::digest::{digest, SHA256};
@@ -64,7 +64,9 @@ pub enum FrameError {
 impl std::fmt::Display for FrameError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
-            Self::BadWindow => "window label must be 1 to 128 bytes without control characters",
+            Self::BadWindow => {
+                "window label must be 1 to 128 bytes without whitespace, control characters or `*`"
+            }
             Self::BadOrigin => "parent origin must look like `scheme://host[:port]`",
             Self::BadHook => "hook script is over 256 KiB or contains `</script`",
             Self::LoadsExhausted => "no frame load ids left for this launch",
@@ -100,7 +102,7 @@ pub(crate) fn check_inputs(
     parent_origin: &str,
     hook_script: Option<&str>,
 ) -> Result<(), FrameError> {
-    if window.is_empty() || window.len() > MAX_WINDOW_LEN || window.chars().any(char::is_control) {
+    if !crate::names::is_window_label(window) {
         return Err(FrameError::BadWindow);
     }
     if !is_serialized_origin(parent_origin) {

@@ -385,10 +385,7 @@ fn string_end(s: &str) -> usize {
 
 /// A window label a policy can name exactly (`*` would be a glob).
 fn representable_window(label: &str) -> bool {
-    !label.is_empty()
-        && label.len() <= 128
-        && !label.contains('*')
-        && !label.chars().any(|c| c.is_control() || c.is_whitespace())
+    crate::names::is_window_label(label)
 }
 
 /// Windows of one name that share a constraint and origins: the

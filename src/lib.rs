@@ -41,6 +41,7 @@ pub use gate::{
 };
 pub use key::LaunchKey;
 pub use message::{Limits, MessageKind};
+pub use names::{is_window_label, MAX_WINDOW_LEN};
 pub use policy::{Decision, Policy, PolicyError, PolicyErrors, PolicySource, Rate, Request};
 
 #[cfg(doctest)]

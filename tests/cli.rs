@@ -401,3 +401,47 @@ fn demo_tells_the_page_why_only_in_debug_builds_that_opt_in() {
         assert!(stderr.contains("only in debug builds"), "{stderr}");
     }
 }
+
+#[test]
+fn window_labels_follow_one_grammar_on_the_command_line() {
+    // Regression: `decide` accepted an empty or a 129-byte label.
+    let message = temp_file(
+        "ping.json",
+        r#"{"kind":"invoke","id":1,"cmd":"greet","args":{}}"#,
+    );
+    let long = "w".repeat(129);
+    for bad in ["", "a b", "ma*n", long.as_str()] {
+        let (code, stdout, stderr) = isogate(
+            &[
+                "decide",
+                "--policy",
+                "tests/vectors/policy.json",
+                "--window",
+                bad,
+                "--origin",
+                ORIGIN,
+                message.to_str().unwrap(),
+            ],
+            "",
+        );
+        assert_eq!(code, 2, "{bad:?}: {stdout}");
+        assert!(stderr.contains("not a window label"), "{stderr}");
+        let (code, _, stderr) = isogate(&["render", "--window", bad, "--origin", ORIGIN], "");
+        assert_eq!(code, 2, "{bad:?}");
+        assert!(stderr.contains("not a window label"), "{stderr}");
+    }
+    let (code, stdout, _) = isogate(
+        &[
+            "decide",
+            "--policy",
+            "tests/vectors/policy.json",
+            "--window",
+            "main",
+            "--origin",
+            ORIGIN,
+            message.to_str().unwrap(),
+        ],
+        "",
+    );
+    assert_eq!((code, stdout.contains(r#""decision":"allow""#)), (0, true));
+}

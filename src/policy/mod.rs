@@ -136,6 +136,15 @@ impl Decision {
     }
 }
 
+/// The refusal of a request whose window is not a window label.
+fn bad_window(window: &str) -> Option<Decision> {
+    (!crate::names::is_window_label(window)).then(|| Decision {
+        allowed: false,
+        rule: None,
+        reason: "the window is not a window label (1 to 128 bytes without whitespace, control characters or `*`)".to_owned(),
+    })
+}
+
 /// A per-window message rate: a token bucket refilled at `per_second`
 /// tokens a second, holding at most `burst`. The gate enforces it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -245,7 +254,13 @@ impl Policy {
     /// allow rule with the smallest id whose scope and constraints pass lets
     /// it through; otherwise it is refused by default, and the reason says
     /// why each allow rule in scope did not pass.
+    ///
+    /// A window that is not a window label ([`crate::is_window_label`]) is
+    /// refused whatever the rules say: no sender can have it.
     pub fn decide(&self, req: &Request<'_>) -> Decision {
+        if let Some(refused) = bad_window(req.window) {
+            return refused;
+        }
         self.evaluate(&req.query(&Json::from_value(req.args)), false)
     }
 
@@ -253,6 +268,9 @@ impl Policy {
     /// (what a deny covers, which rules name the message but not this
     /// sender). For logs and `isogate policy decide`, not the hot path.
     pub fn explain(&self, req: &Request<'_>) -> Decision {
+        if let Some(refused) = bad_window(req.window) {
+            return refused;
+        }
         self.evaluate(&req.query(&Json::from_value(req.args)), true)
     }
 

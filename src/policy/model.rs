@@ -19,7 +19,7 @@ pub(crate) const MAX_REGEX_SIZE: usize = 1 << 20;
 /// Longest rule id.
 pub(crate) const MAX_ID_LEN: usize = 128;
 /// Longest window label or window glob.
-pub(crate) const MAX_WINDOW_LEN: usize = 128;
+pub(crate) use crate::names::MAX_WINDOW_LEN;
 
 const FILE_KEYS: &[&str] = &["$schema", "version", "limits", "rules", "comment"];
 const LIMIT_KEYS: &[&str] = &[
@@ -665,10 +665,7 @@ impl Walker<'_, '_> {
                 ok = false;
                 continue;
             };
-            if s.is_empty()
-                || s.len() > MAX_WINDOW_LEN
-                || s.chars().any(|c| c.is_control() || c.is_whitespace())
-            {
+            if !crate::names::is_window_pattern(s) {
                 self.hint(
                     item.pos,
                     &p,
