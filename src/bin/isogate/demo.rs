@@ -220,8 +220,10 @@ fn serve_frame(store: &FrameStore, req: Request) -> Response {
         pos.and_then(|i| frames.remove(i))
     };
     match doc {
-        Some((_, doc)) => {
-            let mut resp = Response::new(200, "text/html; charset=utf-8", doc.html.clone());
+        Some((_, mut doc)) => {
+            // Moved, not copied, into the response (`FrameDocument` wipes what is left).
+            let html = std::mem::take(&mut doc.html);
+            let mut resp = Response::new(200, "text/html; charset=utf-8", html);
             for (name, value) in doc.headers() {
                 if name != "Content-Type" {
                     resp = resp.with_header(name, value);
