@@ -157,11 +157,13 @@ pub(crate) fn render(
         format!("default-src 'none'; script-src {hashes}; base-uri 'none'; form-action 'none'");
     // The config is inert JSON inside <script type=application/json>, the
     // key first. The rest is escaped so it cannot end the element or start
-    // markup; the key text (base64url) needs no escaping.
+    // markup; the key text (base64url) needs no escaping. `hook` tells the
+    // frame to seal nothing until the hook is defined.
     let fields = format!(
-        r#","window":{},"origin":{},"load":{load_id}}}"#,
+        r#","window":{},"origin":{},"load":{load_id},"hook":{}}}"#,
         serde_json::Value::from(window),
         serde_json::Value::from(parent_origin),
+        hook_script.is_some(),
     )
     .replace('<', "\\u003c")
     .replace('>', "\\u003e")
@@ -261,20 +263,22 @@ mod tests {
     }
 
     #[test]
-    fn config_carries_the_key() {
+    fn config_carries_the_key_and_whether_a_hook_is_expected() {
         let raw: [u8; 32] = std::array::from_fn(|i| i as u8 * 7);
         let key = LaunchKey::from_raw(Zeroizing::new(raw));
         let doc = render(&key, 5, "main", "http://a", Some("window.x=1;")).unwrap();
-        let config = config(&doc);
-        let text = config["key"].as_str().unwrap();
+        let config_with_hook = config(&doc);
+        let text = config_with_hook["key"].as_str().unwrap();
         let decoded = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .decode(text)
             .unwrap();
         assert_eq!(decoded, raw);
         assert_eq!(
-            config,
-            serde_json::json!({"key": text, "window": "main", "origin": "http://a", "load": 5})
+            config_with_hook,
+            serde_json::json!({"key": text, "window": "main", "origin": "http://a", "load": 5, "hook": true})
         );
+        let doc = render(&key, 6, "main", "http://a", None).unwrap();
+        assert_eq!(config(&doc)["hook"], serde_json::json!(false));
     }
 
     #[test]
