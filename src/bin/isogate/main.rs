@@ -31,6 +31,9 @@ enum Command {
         /// Debug builds only: echo each discard's reason to the page's console.
         #[arg(long)]
         debug_reasons: bool,
+        /// App hook script to include in every frame document.
+        #[arg(long)]
+        hook: Option<PathBuf>,
     },
     /// Replay text envelopes (one per stdin line) through one gate with an
     /// echo router; print one JSON line per envelope.
@@ -123,7 +126,8 @@ fn main() {
         Command::Demo {
             port,
             debug_reasons,
-        } => demo::run(port, debug_reasons),
+            hook,
+        } => demo::run(port, debug_reasons, hook.as_deref()),
         Command::Open {
             key_file,
             window,
