@@ -534,3 +534,37 @@ fn reload_under_concurrent_traffic_is_atomic() {
     assert_eq!(calls.load(Ordering::SeqCst), small + big_wide);
     eprintln!("n=500 under wide: {big_wide}, denied under narrow: {big_denied}");
 }
+
+#[test]
+fn origins_bind_as_parsed_origins_and_unparsable_ones_only_to_the_same_bytes() {
+    // Regression: binding compared bytes while the policy compares parsed
+    // origins, so `http://localhost` sealed and `http://localhost:80`
+    // reported was `wrong_origin`.
+    let policy = policy(
+        r#"{"version":1,"rules":[{"id":"any","effect":"allow","commands":["greet"],"windows":["main"],"args":{"type":"object","additional":true}}]}"#,
+    );
+    let gate = Gate::new(danger::key_from_bytes(KEY), policy, |_: Call<'_>| {
+        Ok(json!(1))
+    });
+    let cases = [
+        ("http://localhost", "http://localhost:80", true),
+        ("HTTP://LocalHost:80", "http://localhost", true),
+        ("https://a.example", "https://a.example:443", true),
+        ("http://localhost", "http://localhost:81", false),
+        ("http://localhost", "https://localhost", false),
+        ("http://localhost/", "http://localhost/", true),
+        ("http://localhost/", "http://localhost", false),
+        ("null", "null", true),
+        ("null", "NULL", false),
+    ];
+    for (load, (sealed, reported, ok)) in (1u32..).zip(cases) {
+        let mut sealer = Sealer::new(KEY, "main", sealed, load);
+        let sender = Sender {
+            window: "main",
+            origin: reported,
+        };
+        let reply = gate.handle(sender, &sealer.invoke(1, "greet", json!({})));
+        assert_eq!(reply.is_some(), ok, "sealed {sealed}, reported {reported}");
+    }
+    assert_eq!(gate.counters().discarded(DiscardReason::WrongOrigin), 4);
+}
