@@ -568,3 +568,51 @@ fn origins_bind_as_parsed_origins_and_unparsable_ones_only_to_the_same_bytes() {
     }
     assert_eq!(gate.counters().discarded(DiscardReason::WrongOrigin), 4);
 }
+
+#[test]
+fn text_transport_refuses_whitespace_and_mixed_alphabets() {
+    // WIRE section 5: only base64 characters; whitespace anywhere is
+    // `malformed` (`isogate open` trims lines, the gate does not).
+    let (gate, calls, _) = counting_gate();
+    let mut sealer = Sealer::new(KEY, "main", ORIGIN, 1);
+    let text = isogate::envelope::encode_base64(&sealer.invoke(1, "greet", json!({})));
+    for bad in [
+        format!(" {text}"),
+        format!("{text} "),
+        format!("{text}\r"),
+        format!("{text}\n"),
+        format!("{}\n{}", &text[..8], &text[8..]),
+    ] {
+        assert!(gate.handle_text(MAIN, &bad).is_none());
+    }
+    assert_eq!(gate.counters().discarded(DiscardReason::Malformed), 5);
+    assert!(gate.handle_text(MAIN, &text).is_some());
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn message_text_must_be_strict_json() {
+    // WIRE section 4, "Text of the message JSON": a byte order mark, lone
+    // surrogates and raw control characters are `bad_message`; `body` is
+    // not a field.
+    let (gate, calls, _) = counting_gate();
+    let mut sealer = Sealer::new(KEY, "main", ORIGIN, 1);
+    let bad = [
+        "\u{feff}{\"kind\":\"invoke\",\"id\":1,\"cmd\":\"greet\",\"args\":{}}",
+        r#"{"kind":"invoke","id":1,"cmd":"greet","args":{"a":"\ud800"}}"#,
+        r#"{"kind":"invoke","id":1,"cmd":"greet","args":{"a":"\udc00"}}"#,
+        r#"{"kind":"invoke","id":1,"cmd":"greet","args":{"a":"\ud800\u0041"}}"#,
+        "{\"kind\":\"invoke\",\"id\":1,\"cmd\":\"greet\",\"args\":{\"a\":\"\u{1}\"}}",
+        r#"{"kind":"invoke","id":1,"cmd":"greet","args":{},"body":"AAEC"}"#,
+    ];
+    for json in bad {
+        assert!(
+            gate.handle(MAIN, &sealer.seal_json(json, b"")).is_none(),
+            "{json}"
+        );
+    }
+    assert_eq!(gate.counters().discarded(DiscardReason::BadMessage), 6);
+    let good = r#"{"kind":"invoke","id":1,"cmd":"greet","args":{"a":"\ud83d\ude00 \ufeff"}}"#;
+    assert!(gate.handle(MAIN, &sealer.seal_json(good, b"")).is_some());
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+}
