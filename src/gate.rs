@@ -634,7 +634,9 @@ impl<R: Router> Gate<R> {
             trail.detail = Some(format!("sealed for window `{}`", env.window));
             return Err(DiscardReason::WrongWindow);
         }
-        if !std::ptr::eq(env.origin, sender.origin) && !policy::same_origin(env.origin, sender.origin) {
+        if !std::ptr::eq(env.origin, sender.origin)
+            && !policy::same_origin(env.origin, sender.origin)
+        {
             trail.detail = Some(format!("sealed for origin `{}`", env.origin));
             return Err(DiscardReason::WrongOrigin);
         }
