@@ -139,28 +139,19 @@ pub(crate) fn type_of(v: &Value) -> &'static str {
     }
 }
 
-fn as_i128(n: &Number) -> Option<i128> {
-    n.as_i64()
-        .map(i128::from)
-        .or_else(|| n.as_u64().map(i128::from))
-}
-
-/// Compares numbers by value: exactly when both are integers, as 64-bit
-/// floats otherwise.
+/// Compares numbers by value, exactly (see [`crate::number::cmp`]).
 pub(crate) fn cmp_numbers(a: &Number, b: &Number) -> Option<Ordering> {
-    match (as_i128(a), as_i128(b)) {
-        (Some(x), Some(y)) => Some(x.cmp(&y)),
-        _ => a.as_f64()?.partial_cmp(&b.as_f64()?),
-    }
+    crate::number::cmp(a, b)
 }
 
 /// JSON equality between an allowed value (from the policy) and a
-/// message's value, where numbers compare by value (`1` equals `1.0`).
+/// message's value, where numbers compare by value, exactly (`1` equals
+/// `1.0`, `0` equals `-0.0`; 9007199254740993 is not 9007199254740992.0).
 pub(crate) fn json_eq(a: &Value, b: &Json<'_>) -> bool {
     match (a, b) {
         (Value::Null, Json::Null) => true,
         (Value::Bool(x), Json::Bool(y)) => x == y,
-        (Value::Number(x), Json::Number(y)) => cmp_numbers(x, y) == Some(Ordering::Equal),
+        (Value::Number(x), Json::Number(y)) => crate::number::eq(x, y),
         (Value::String(x), Json::String(y)) => x == y,
         (Value::Array(x), Json::Array(y)) => {
             x.len() == y.len() && x.iter().zip(y).all(|(p, q)| json_eq(p, q))
@@ -443,6 +434,23 @@ mod tests {
         ));
         assert!(!json_eq(&json!({"a": 1}), &j(&json!({"a": 1, "b": 2}))));
         assert!(!json_eq(&json!("1"), &j(&json!(1))));
+        // Exact, not through `f64`: 2^53 + 1 is no double.
+        assert!(!json_eq(
+            &json!(9007199254740993u64),
+            &j(&json!(9007199254740992.0))
+        ));
+        assert!(json_eq(
+            &json!(9007199254740992u64),
+            &j(&json!(9007199254740992.0))
+        ));
+        assert!(json_eq(&json!(0), &j(&json!(-0.0))));
+        assert_eq!(
+            cmp_numbers(
+                &n(json!(9007199254740993u64)),
+                &n(json!(9007199254740992.0))
+            ),
+            Some(Ordering::Greater)
+        );
     }
 
     /// Counts every time, as before the byte-length shortcuts.

@@ -14,6 +14,9 @@ use regex::RegexBuilder;
 use serde_json::Number;
 use std::cmp::Ordering;
 
+/// The hint for a bound of type `integer` that is not an integer.
+const INTEGER_HINT: &str = "an integer is written without fraction or exponent, from -9223372036854775808 to 18446744073709551615";
+
 /// Compiled size bound of one `pattern` regex, in bytes.
 pub(crate) const MAX_REGEX_SIZE: usize = 1 << 20;
 /// Longest rule id.
@@ -197,6 +200,11 @@ fn child(ptr: &str, key: &str) -> String {
     format!("{ptr}/{}", escape_pointer(key))
 }
 
+/// User input for an error message, in backticks.
+fn quote(s: &str) -> String {
+    format!("`{s}`")
+}
+
 fn render(n: &Node) -> String {
     let text = n.to_value().to_string();
     if text.chars().count() > 60 {
@@ -297,13 +305,13 @@ impl Walker<'_, '_> {
 
     fn count(&mut self, node: &Node, ptr: &str) -> Option<usize> {
         match &node.value {
-            Json::Number(n) => match n.as_u64().and_then(|u| usize::try_from(u).ok()) {
+            Json::Number(n, token) => match n.as_u64().and_then(|u| usize::try_from(u).ok()) {
                 Some(u) => Some(u),
                 None => {
                     self.error(
                         node.pos,
                         ptr,
-                        format!("expected a non-negative integer, found `{n}`"),
+                        format!("expected a non-negative integer, found {}", quote(token)),
                     );
                     None
                 }
@@ -349,11 +357,14 @@ impl Walker<'_, '_> {
         if let Some(m) = self.require(&obj, "version", Some("add `\"version\": 1`")) {
             let ptr = obj.child("version");
             match &m.value.value {
-                Json::Number(n) if n.as_u64() == Some(1) => {}
-                Json::Number(n) => self.error(
+                Json::Number(n, _) if n.as_u64() == Some(1) => {}
+                Json::Number(_, token) => self.error(
                     m.value.pos,
                     &ptr,
-                    format!("unsupported policy version `{n}`; this isogate reads version 1"),
+                    format!(
+                        "unsupported policy version {}; this isogate reads version 1",
+                        quote(token)
+                    ),
                 ),
                 _ => self.expected(&m.value, &ptr, "the number 1"),
             }
@@ -882,18 +893,24 @@ impl Walker<'_, '_> {
 
     fn number_kind(&mut self, obj: &Obj<'_>, integer: bool) -> Option<Kind> {
         let mut ok = true;
-        let mut bound = |w: &mut Self, key: &str| -> Option<(Number, Pos)> {
+        let mut bound = |w: &mut Self, key: &str| -> Option<(Number, &str, Pos)> {
             let m = obj.get(key)?;
             let p = obj.child(key);
             match &m.value.value {
-                Json::Number(n) if integer && n.is_f64() => {
-                    w.error(
-                        m.value.pos,
-                        &p,
-                        format!("`{key}` must be an integer for type `integer`, not `{n}`"),
+                Json::Number(n, token) if integer && n.is_f64() => {
+                    let message = format!(
+                        "`{key}` must be an integer for type `integer`, not {}",
+                        quote(token)
                     );
+                    if n.as_f64().is_some_and(|f| f.fract() == 0.0) {
+                        // A whole number, written as a double or outside
+                        // the integer range.
+                        w.hint(m.value.pos, &p, message, INTEGER_HINT);
+                    } else {
+                        w.error(m.value.pos, &p, message);
+                    }
                 }
-                Json::Number(n) => return Some((n.clone(), m.value.pos)),
+                Json::Number(n, token) => return Some((n.clone(), token, m.value.pos)),
                 _ => w.expected(&m.value, &p, "a number"),
             }
             ok = false;
@@ -901,12 +918,14 @@ impl Walker<'_, '_> {
         };
         let minimum = bound(self, "minimum");
         let maximum = bound(self, "maximum");
-        if let (Some((a, _)), Some((b, pos))) = (&minimum, &maximum) {
+        if let (Some((a, a_text, _)), Some((b, b_text, pos))) = (&minimum, &maximum) {
             if super::constraint::cmp_numbers(a, b) == Some(Ordering::Greater) {
                 self.error(
                     *pos,
                     &obj.child("maximum"),
-                    format!("`minimum` {a} is greater than `maximum` {b}, so nothing can match"),
+                    format!(
+                        "`minimum` {a_text} is greater than `maximum` {b_text}, so nothing can match"
+                    ),
                 );
                 return None;
             }
