@@ -2,6 +2,7 @@
 //! them. Checking never allocates unless asked for a trace of where a value
 //! failed (only done once a message is already denied).
 
+use super::errors::quote;
 use super::path::{PathFail, PathRule};
 use crate::message::Json;
 use regex::Regex;
@@ -382,17 +383,17 @@ pub(crate) fn describe(
             "{subject} is {}, which is not one of the allowed values",
             short(value)
         ),
-        Fail::Pattern(p) => format!("{subject} does not match pattern `{p}`"),
+        Fail::Pattern(p) => format!("{subject} does not match pattern {}", quote(p)),
         Fail::TooShort(n) => format!("{subject} is shorter than {n} characters"),
         Fail::TooLong(n) => format!("{subject} is longer than {n} characters"),
         Fail::Below(m) => format!("{subject} is {}, below minimum {m}", short(value)),
         Fail::Above(m) => format!("{subject} is {}, above maximum {m}", short(value)),
         Fail::TooFewItems(n) => format!("{subject} has fewer than {n} items"),
         Fail::TooManyItems(n) => format!("{subject} has more than {n} items"),
-        Fail::Unknown(k) if root_args => format!("unknown argument `{k}`"),
-        Fail::Unknown(k) => format!("{subject} has unknown field `{k}`"),
-        Fail::Missing(k) if root_args => format!("missing argument `{k}`"),
-        Fail::Missing(k) => format!("{subject} lacks required field `{k}`"),
+        Fail::Unknown(k) if root_args => format!("unknown argument {}", quote(k)),
+        Fail::Unknown(k) => format!("{subject} has unknown field {}", quote(k)),
+        Fail::Missing(k) if root_args => format!("missing argument {}", quote(k)),
+        Fail::Missing(k) => format!("{subject} lacks required field {}", quote(k)),
         Fail::Path(f, rule) => format!("{subject} {}", f.describe(rule)),
     }
 }

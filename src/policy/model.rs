@@ -3,7 +3,7 @@
 //! (never stopping at the first).
 
 use super::constraint::{describe, Constraint, Kind, Pattern};
-use super::errors::{did_you_mean, one_of, Sink};
+use super::errors::{cut, did_you_mean, one_of, quote, Sink};
 use super::glob::Star;
 use super::json::{escape_pointer, Document, Json, Member, Node, Pos};
 use super::origin::OriginPattern;
@@ -155,8 +155,10 @@ pub(crate) fn walk(doc: &Document, file: usize, sink: &mut Sink<'_>) -> FileMode
             d.pos,
             &d.pointer,
             format!(
-                "duplicate key `{}`; the first is at line {}, column {}",
-                d.key, d.first.line, d.first.column
+                "duplicate key {}; the first is at line {}, column {}",
+                quote(&d.key),
+                d.first.line,
+                d.first.column
             ),
         );
     }
@@ -200,18 +202,12 @@ fn child(ptr: &str, key: &str) -> String {
     format!("{ptr}/{}", escape_pointer(key))
 }
 
-/// User input for an error message, in backticks.
-fn quote(s: &str) -> String {
-    format!("`{s}`")
-}
-
+/// A JSON value from the file for a message (before [`quote`]): numbers as
+/// written, anything else as compact JSON.
 fn render(n: &Node) -> String {
-    let text = n.to_value().to_string();
-    if text.chars().count() > 60 {
-        let cut: String = text.chars().take(57).collect();
-        format!("{cut}...")
-    } else {
-        text
+    match &n.value {
+        Json::Number(_, token) => token.clone(),
+        _ => n.to_value().to_string(),
     }
 }
 
@@ -253,12 +249,12 @@ impl Walker<'_, '_> {
                 Some(s) => self.error(
                     m.key_pos,
                     &at,
-                    format!("unknown field `{}`, did you mean `{s}`?", m.key),
+                    format!("unknown field {}, did you mean `{s}`?", quote(&m.key)),
                 ),
                 None => self.hint(
                     m.key_pos,
                     &at,
-                    format!("unknown field `{}`", m.key),
+                    format!("unknown field {}", quote(&m.key)),
                     format!("expected {}", one_of(allowed)),
                 ),
             }
@@ -436,7 +432,7 @@ impl Walker<'_, '_> {
                 self.hint(
                     m.value.pos,
                     &p,
-                    format!("invalid rule id `{id}`"),
+                    format!("invalid rule id {}", quote(id)),
                     "ids are 1 to 128 characters from `a-z 0-9 . _ -` and start with a letter or digit",
                 );
                 return None;
@@ -453,12 +449,12 @@ impl Walker<'_, '_> {
                         Some(s) => self.error(
                             m.value.pos,
                             &p,
-                            format!("unknown effect `{other}`, did you mean `{s}`?"),
+                            format!("unknown effect {}, did you mean `{s}`?", quote(other)),
                         ),
                         None => self.hint(
                             m.value.pos,
                             &p,
-                            format!("unknown effect `{other}`"),
+                            format!("unknown effect {}", quote(other)),
                             "expected `allow` or `deny`",
                         ),
                     }
@@ -628,7 +624,7 @@ impl Walker<'_, '_> {
                 self.hint(
                     item.pos,
                     &p,
-                    format!("invalid wildcard in {what} name `{s}`"),
+                    format!("invalid wildcard in {what} name {}", quote(s)),
                     "names match exactly; the only wildcard is `plugin:NAME|*`, for every command of one plugin",
                 );
                 ok = false;
@@ -639,7 +635,7 @@ impl Walker<'_, '_> {
                 self.hint(
                     item.pos,
                     &p,
-                    format!("invalid {what} name `{s}`"),
+                    format!("invalid {what} name {}", quote(s)),
                     format!(
                         "names are 1 to {MAX_NAME_LEN} characters from `A-Z a-z 0-9 _ - . : | /`"
                     ),
@@ -648,7 +644,7 @@ impl Walker<'_, '_> {
                 continue;
             };
             if out.contains(&name) {
-                self.error(item.pos, &p, format!("{what} `{s}` is listed twice"));
+                self.error(item.pos, &p, format!("{what} {} is listed twice", quote(s)));
                 ok = false;
                 continue;
             }
@@ -683,14 +679,14 @@ impl Walker<'_, '_> {
                 self.hint(
                     item.pos,
                     &p,
-                    format!("invalid window label `{s}`"),
+                    format!("invalid window label {}", quote(s)),
                     format!("labels are 1 to {MAX_WINDOW_LEN} bytes without spaces or control characters; `*` matches any run of characters"),
                 );
                 ok = false;
                 continue;
             }
             if out.iter().any(|w| w.source() == s) {
-                self.error(item.pos, &p, format!("window `{s}` is listed twice"));
+                self.error(item.pos, &p, format!("window {} is listed twice", quote(s)));
                 ok = false;
                 continue;
             }
@@ -720,7 +716,7 @@ impl Walker<'_, '_> {
             };
             match OriginPattern::parse(s) {
                 Ok(o) if out.contains(&o) => {
-                    self.error(item.pos, &p, format!("origin `{s}` is listed twice"));
+                    self.error(item.pos, &p, format!("origin {} is listed twice", quote(s)));
                     ok = false;
                 }
                 Ok(o) => out.push(o),
@@ -762,12 +758,12 @@ impl Walker<'_, '_> {
                         Some(s) => self.error(
                             m.value.pos,
                             &p,
-                            format!("unknown type `{t}`, did you mean `{s}`?"),
+                            format!("unknown type {}, did you mean `{s}`?", quote(t)),
                         ),
                         None => self.hint(
                             m.value.pos,
                             &p,
-                            format!("unknown type `{t}`"),
+                            format!("unknown type {}", quote(t)),
                             format!("expected {}", one_of(TYPES)),
                         ),
                     }
@@ -924,7 +920,9 @@ impl Walker<'_, '_> {
                     *pos,
                     &obj.child("maximum"),
                     format!(
-                        "`minimum` {a_text} is greater than `maximum` {b_text}, so nothing can match"
+                        "`minimum` {} is greater than `maximum` {}, so nothing can match",
+                        cut(a_text),
+                        cut(b_text)
                     ),
                 );
                 return None;
@@ -1006,17 +1004,17 @@ impl Walker<'_, '_> {
                             self.error(
                                 item.pos,
                                 &ip,
-                                format!("`{name}` is listed twice in `required`"),
+                                format!("{} is listed twice in `required`", quote(name)),
                             );
                             ok = false;
                         } else if !additional && !names.contains(&name) {
                             self.hint(
                                 item.pos,
                                 &ip,
-                                format!("required property `{name}` is not in `properties` and `additional` is false, so nothing can match"),
+                                format!("required property {} is not in `properties` and `additional` is false, so nothing can match", quote(name)),
                                 match did_you_mean(name, &names) {
                                     Some(s) => format!("did you mean `{s}`?"),
-                                    None => format!("add `{name}` to `properties`"),
+                                    None => format!("add {} to `properties`", quote(name)),
                                 },
                             );
                             ok = false;
@@ -1116,7 +1114,7 @@ impl Walker<'_, '_> {
                 self.error(
                     item.pos,
                     &child(ptr, &i.to_string()),
-                    format!("enum value `{}` can never match: {why}", render(item)),
+                    format!("enum value {} can never match: {why}", quote(&render(item))),
                 );
                 ok = false;
             }
@@ -1187,23 +1185,45 @@ fn small_dfa(anchored: &str) -> Option<Box<regex_automata::dfa::dense::DFA<Vec<u
         .map(Box::new)
 }
 
+/// The load error for a pattern the regex engine refused, quoting the
+/// engine's message ([`engine_message`]).
 fn regex_error(src: &str, e: &regex::Error) -> String {
     match e {
         regex::Error::Syntax(text) => {
+            // The engine's text draws the pattern and a caret above its
+            // message, on a last line `error: MESSAGE`.
             let detail = text
                 .lines()
                 .rev()
                 .find_map(|l| l.strip_prefix("error: "))
-                .unwrap_or(text);
-            format!("invalid regex `{src}`: {detail}")
+                .or_else(|| text.lines().last())
+                .unwrap_or_default();
+            format!("invalid regex {}: {}", quote(src), engine_message(detail))
         }
-        regex::Error::CompiledTooBig(limit) => {
-            format!("regex `{src}` is too large: it compiles to more than {limit} bytes")
-        }
-        other => format!(
-            "invalid regex `{src}`: {}",
-            other.to_string().to_lowercase()
+        regex::Error::CompiledTooBig(_) => format!(
+            "regex {} is too large: {}",
+            quote(src),
+            engine_message(&e.to_string())
         ),
+        other => format!(
+            "invalid regex {}: {}",
+            quote(src),
+            engine_message(&other.to_string())
+        ),
+    }
+}
+
+/// The regex engine's message as a load error quotes it: its first letter
+/// lowercased, a final period dropped (`Compiled regex exceeds size limit
+/// of 1048576 bytes.` becomes `compiled regex exceeds size limit of
+/// 1048576 bytes`).
+fn engine_message(text: &str) -> String {
+    let text = text.trim();
+    let text = text.strip_suffix('.').unwrap_or(text);
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => String::new(),
     }
 }
 
@@ -1308,8 +1328,9 @@ mod tests {
             compile_pattern("a(b").unwrap_err(),
             "invalid regex `a(b`: unclosed group"
         );
-        assert!(compile_pattern("a{100000}{100000}")
-            .unwrap_err()
-            .contains("too large"));
+        assert_eq!(
+            compile_pattern("a{100000}{100000}").unwrap_err(),
+            "regex `a{100000}{100000}` is too large: compiled regex exceeds size limit of 1048576 bytes"
+        );
     }
 }

@@ -2,6 +2,8 @@
 //! prefixes, so `https://app.example.com.evil.net` is not
 //! `https://app.example.com`.
 
+use super::errors::{quote, suggest};
+
 /// A request origin split into its parts (borrowed; parsing never allocates).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Origin<'a> {
@@ -225,86 +227,161 @@ fn offsets(whole: &str, part: &str) -> (usize, usize) {
     (start, start + part.len())
 }
 
-impl OriginPattern {
-    /// Parses one `origins` entry; the error is a message and an optional
-    /// hint.
-    pub(crate) fn parse(s: &str) -> Result<OriginPattern, (String, Option<String>)> {
-        if s == "*" {
-            return Ok(OriginPattern::Any);
+/// Why an `origins` entry is invalid: the message, and how to hint.
+struct Invalid {
+    message: String,
+    /// A fixed hint, given when there is no repair.
+    hint: Option<&'static str>,
+    /// Whether [`repaired`] may say what was meant.
+    repairable: bool,
+}
+
+impl Invalid {
+    fn new(message: String, hint: Option<&'static str>) -> Self {
+        Self {
+            message,
+            hint,
+            repairable: false,
         }
-        let shape = || {
-            (
-                format!("invalid origin `{s}`"),
-                Some("write `scheme://host` or `scheme://host:port` (port may be `*`), or `*` for any origin".to_owned()),
-            )
-        };
-        let (scheme, rest) = s.split_once("://").ok_or_else(shape)?;
-        if !valid_scheme(scheme) {
-            return Err(shape());
-        }
-        if let Some(cut) = rest.find(['/', '?', '#']) {
-            let kind = match rest.get(cut..cut + 1) {
-                Some("?") => "a query",
-                Some("#") => "a fragment",
-                _ => "a path",
-            };
-            let trimmed = format!("{scheme}://{}", rest.get(..cut).unwrap_or(rest));
-            return Err((
-                format!("origin `{s}` has {kind}; an origin is only `scheme://host[:port]`"),
-                Some(format!("write `{trimmed}`")),
-            ));
-        }
-        if rest.contains('@') {
-            return Err((
-                format!("origin `{s}` has user info; an origin is only `scheme://host[:port]`"),
-                None,
-            ));
-        }
-        let (host, port) = split_host_port(rest);
-        let host = host.to_ascii_lowercase();
-        let host = if host == "*" {
-            return Err((
-                format!("origin `{s}` has `*` as its host"),
-                Some(
-                    "use `*` alone to allow every origin, or `*.example.com` for subdomains"
-                        .to_owned(),
-                ),
-            ));
-        } else if let Some(suffix) = host.strip_prefix("*.") {
-            if !valid_host(suffix) || suffix.starts_with('[') {
-                return Err(shape());
-            }
-            HostPattern::Subdomains(format!(".{suffix}"))
-        } else if host.contains('*') {
-            return Err((
-                format!("origin `{s}` has a `*` inside its host"),
-                Some(
-                    "only a whole leftmost label may be `*`, as in `https://*.example.com`"
-                        .to_owned(),
-                ),
-            ));
-        } else if valid_host(&host) {
-            HostPattern::Exact(host)
-        } else {
-            return Err(shape());
-        };
-        let port = match port {
-            Some("*") => PortPattern::Any,
-            Some(p) => PortPattern::Exact(Some(parse_port(p).ok_or_else(|| {
-                (
-                    format!("invalid port in origin `{s}`"),
-                    Some("a port is a number from 1 to 65535, or `*`".to_owned()),
-                )
-            })?)),
-            None => PortPattern::Exact(default_port(scheme)),
-        };
-        Ok(OriginPattern::Exact {
-            scheme: scheme.to_ascii_lowercase(),
-            host,
-            port,
-        })
     }
 
+    fn repairable(mut self) -> Self {
+        self.repairable = true;
+        self
+    }
+}
+
+/// The hint for an entry that is not `scheme://host[:port]` at all.
+const SHAPE_HINT: &str =
+    "write `scheme://host` or `scheme://host:port` (port may be `*`), or `*` for any origin";
+
+/// `a`, `b` and `c`.
+fn and_list(items: &[&str]) -> String {
+    match items.split_last() {
+        None => String::new(),
+        Some((last, [])) => (*last).to_owned(),
+        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+    }
+}
+
+/// `s` split after `://` into its authority (`[user@]host[:port]`) and
+/// what follows it (a path, query or fragment, or nothing).
+fn authority_and_tail(rest: &str) -> (&str, &str) {
+    rest.split_at(rest.find(['/', '?', '#']).unwrap_or(rest.len()))
+}
+
+/// The entry `s` most likely meant, with what an origin cannot have (user
+/// info, path, query, fragment) left out. Only offered in a hint once it
+/// parses itself.
+fn repaired(s: &str) -> Option<String> {
+    let (scheme, rest) = s.split_once("://")?;
+    let (authority, _) = authority_and_tail(rest);
+    let host_port = match authority.rfind('@') {
+        Some(at) => authority.get(at + 1..)?,
+        None => authority,
+    };
+    Some(format!("{scheme}://{host_port}"))
+}
+
+impl OriginPattern {
+    /// Parses one `origins` entry; the error is a message and an optional
+    /// hint. A hint that says ``write `ENTRY` `` names a valid entry: what
+    /// the invalid one most likely meant.
+    pub(crate) fn parse(s: &str) -> Result<OriginPattern, (String, Option<String>)> {
+        parse_pattern(s).map_err(|e| {
+            let repair = e
+                .repairable
+                .then(|| repaired(s))
+                .flatten()
+                .filter(|r| parse_pattern(r).is_ok())
+                .and_then(|r| suggest(&r));
+            (e.message, repair.or_else(|| e.hint.map(str::to_owned)))
+        })
+    }
+}
+
+/// [`OriginPattern::parse`] without its hints' repairs.
+fn parse_pattern(s: &str) -> Result<OriginPattern, Invalid> {
+    if s == "*" {
+        return Ok(OriginPattern::Any);
+    }
+    let shape = || Invalid::new(format!("invalid origin {}", quote(s)), Some(SHAPE_HINT));
+    let (scheme, rest) = s.split_once("://").ok_or_else(shape)?;
+    if !valid_scheme(scheme) {
+        return Err(shape());
+    }
+    let (authority, tail) = authority_and_tail(rest);
+    let mut extras = Vec::new();
+    if authority.contains('@') {
+        extras.push("user info");
+    }
+    // The tail is a path (from `/`), then a query (from `?`), then a
+    // fragment (from `#`), each optional.
+    let (before_fragment, fragment) = match tail.find('#') {
+        Some(at) => tail.split_at(at),
+        None => (tail, ""),
+    };
+    if before_fragment.starts_with('/') {
+        extras.push("a path");
+    }
+    if before_fragment.contains('?') {
+        extras.push("a query");
+    }
+    if !fragment.is_empty() {
+        extras.push("a fragment");
+    }
+    if !extras.is_empty() {
+        return Err(Invalid::new(
+            format!(
+                "origin {} has {}; an origin is only `scheme://host[:port]`",
+                quote(s),
+                and_list(&extras)
+            ),
+            None,
+        )
+        .repairable());
+    }
+    let (host, port) = split_host_port(rest);
+    let host = host.to_ascii_lowercase();
+    let host = if host == "*" {
+        return Err(Invalid::new(
+            format!("origin {} has `*` as its host", quote(s)),
+            Some("use `*` alone to allow every origin, or `*.example.com` for subdomains"),
+        ));
+    } else if let Some(suffix) = host.strip_prefix("*.") {
+        if !valid_host(suffix) || suffix.starts_with('[') {
+            return Err(shape());
+        }
+        HostPattern::Subdomains(format!(".{suffix}"))
+    } else if host.contains('*') {
+        return Err(Invalid::new(
+            format!("origin {} has a `*` inside its host", quote(s)),
+            Some("only a whole leftmost label may be `*`, as in `https://*.example.com`"),
+        ));
+    } else if valid_host(&host) {
+        HostPattern::Exact(host)
+    } else {
+        return Err(shape());
+    };
+    let port = match port {
+        Some("*") => PortPattern::Any,
+        Some(p) => PortPattern::Exact(Some(parse_port(p).ok_or_else(|| {
+            Invalid::new(
+                format!("invalid port in origin {}", quote(s)),
+                Some("a port is a number from 1 to 65535, or `*`"),
+            )
+            .repairable()
+        })?)),
+        None => PortPattern::Exact(default_port(scheme)),
+    };
+    Ok(OriginPattern::Exact {
+        scheme: scheme.to_ascii_lowercase(),
+        host,
+        port,
+    })
+}
+
+impl OriginPattern {
     /// Whether a request origin matches; `origin` is `None` when the
     /// request's origin did not parse.
     pub(crate) fn matches(&self, origin: Option<&Origin<'_>>) -> bool {
@@ -461,11 +538,93 @@ mod tests {
         );
         assert!(e("http://a.com?x").0.contains("a query"));
         assert!(e("http://u@a.com").0.contains("user info"));
+        // User info gets a hint too, and the hint drops every part an
+        // origin cannot have, not just what follows the first `/`.
+        assert_eq!(
+            e("http://user@host:1"),
+            (
+                "origin `http://user@host:1` has user info; an origin is only `scheme://host[:port]`"
+                    .into(),
+                Some("write `http://host:1`".into())
+            )
+        );
+        assert_eq!(
+            e("http://u:p@host/x?y#z"),
+            (
+                "origin `http://u:p@host/x?y#z` has user info, a path, a query and a fragment; an origin is only `scheme://host[:port]`"
+                    .into(),
+                Some("write `http://host`".into())
+            )
+        );
+        assert_eq!(
+            e("https://a.com/p@q#f"),
+            (
+                "origin `https://a.com/p@q#f` has a path and a fragment; an origin is only `scheme://host[:port]`"
+                    .into(),
+                Some("write `https://a.com`".into())
+            )
+        );
+        // Nothing valid to suggest: no hint rather than a wrong one.
+        assert_eq!(e("http://u@*/x").1, None);
         assert!(e("http://*").0.contains("`*` as its host"));
         assert!(e("http://a*.com").0.contains("inside its host"));
         assert!(e("http://a:99999").0.contains("invalid port"));
         assert!(e("localhost:8080").0.contains("invalid origin"));
         assert!(e("http://*.[::1]").0.contains("invalid origin"));
+    }
+
+    /// The entry a hint suggests (``write `ENTRY` ``), if it suggests one.
+    fn suggested(s: &str) -> Option<String> {
+        let (_, hint) = OriginPattern::parse(s).err()?;
+        let entry = hint?.strip_prefix("write `")?.strip_suffix('`')?.to_owned();
+        // The shape hint is a template (`scheme://host` or ...), no entry.
+        (!entry.contains('`')).then_some(entry)
+    }
+
+    #[test]
+    fn every_suggested_entry_is_valid() {
+        let mut suggestions = 0;
+        let mut check = |s: &str| {
+            if let Some(entry) = suggested(s) {
+                suggestions += 1;
+                assert!(
+                    OriginPattern::parse(&entry).is_ok(),
+                    "{s:?} suggests {entry:?}, which is invalid: {:?}",
+                    OriginPattern::parse(&entry)
+                );
+            }
+        };
+        for s in [
+            "http://a/",
+            "http://a:1/x",
+            "http://u@a",
+            "http://u:p@a:8080/x?y#z",
+            "http://@a",
+            "http://a?b@c",
+            "http://a#b/c",
+            "http://[::1]:80/",
+            "http://u@[::1]",
+            "http://*.a.com/",
+            "http://u@*.a.com:*/",
+            "tauri://localhost/",
+        ] {
+            check(s);
+        }
+        let pieces = [
+            "http", "://", "u", ":", "@", "/", "?", "#", "*", ".", "[", "]", "::1", "0", "8",
+            "080", "127", "x", "-", "a.b", "*.",
+        ];
+        let mut next = crate::test_rng::xorshift(2024);
+        for len in 0..10 {
+            for _ in 0..3000 {
+                let body: String = (0..len)
+                    .map(|_| pieces[next() as usize % pieces.len()])
+                    .collect();
+                check(&format!("http://{body}"));
+                check(&body);
+            }
+        }
+        assert!(suggestions > 1000, "{suggestions}");
     }
 
     #[test]
