@@ -656,16 +656,10 @@ fn infer_object(
     }
 }
 
+/// The policy's comparison (exact, `docs/POLICY.md` section 8), so the
+/// learned bounds hold every value seen.
 fn compare(a: &Number, b: &Number) -> Option<std::cmp::Ordering> {
-    let int = |n: &Number| {
-        n.as_i64()
-            .map(i128::from)
-            .or_else(|| n.as_u64().map(i128::from))
-    };
-    match (int(a), int(b)) {
-        (Some(x), Some(y)) => Some(x.cmp(&y)),
-        _ => a.as_f64()?.partial_cmp(&b.as_f64()?),
-    }
+    crate::number::cmp(a, b)
 }
 
 /// The distinct values, sorted, when there are few enough and each was
@@ -951,6 +945,15 @@ mod tests {
             constraint_of(&[json!("a"), json!(1)])["comment"],
             json!("seen as integer and string; `any` is wider than that")
         );
+    }
+
+    #[test]
+    fn learned_bounds_hold_every_value_seen() {
+        // 2^53 + 1 and the double 2^53: through `f64` they tie, and the
+        // integer could become the minimum the double is below.
+        let c = constraint_of(&[json!(9007199254740993u64), json!(9007199254740992.0)]);
+        assert_eq!(c["minimum"], json!(9007199254740992.0));
+        assert_eq!(c["maximum"], json!(9007199254740993u64));
     }
 
     #[test]
