@@ -412,7 +412,9 @@ pub fn infer(records: &[Record], options: &Options) -> Learned {
             skipped_windows.insert(r.window.as_str());
             continue;
         }
-        if !is_serialized_origin(&r.origin) {
+        // A serialized origin that the policy also reads as one (not, say,
+        // `http://127.1` or a port `080`), so the draft loads.
+        if !is_serialized_origin(&r.origin) || !crate::policy::origin_parses(&r.origin) {
             skipped_origins.insert(r.origin.as_str());
             continue;
         }
@@ -954,6 +956,27 @@ mod tests {
         let c = constraint_of(&[json!(9007199254740993u64), json!(9007199254740992.0)]);
         assert_eq!(c["minimum"], json!(9007199254740992.0));
         assert_eq!(c["maximum"], json!(9007199254740993u64));
+    }
+
+    #[test]
+    fn origins_the_policy_cannot_name_are_skipped() {
+        let mut odd = rec(MessageKind::Invoke, "ping", "main", json!({}));
+        odd.origin = "http://127.1".into();
+        let mut zero_port = odd.clone();
+        zero_port.origin = "http://localhost:080".into();
+        let mut fine = odd.clone();
+        fine.origin = "http://127.0.0.1".into();
+        let learned = infer(&[odd, zero_port, fine], &Options::default());
+        let notes = learned.notes.join("\n");
+        assert!(
+            notes.contains("skipped messages from origin `http://127.1`"),
+            "{notes}"
+        );
+        assert!(
+            notes.contains("skipped messages from origin `http://localhost:080`"),
+            "{notes}"
+        );
+        assert!(!notes.contains("`http://127.0.0.1`"), "{notes}");
     }
 
     #[test]

@@ -316,3 +316,46 @@ fn numbers_decide_exactly_and_out_of_range_ones_are_errors() {
         )
     );
 }
+
+/// `docs/POLICY.md` section 7 through `isogate check` and `isogate decide`.
+#[test]
+fn origins_compare_ipv6_as_addresses_and_odd_forms_are_errors() {
+    let policy = temp_file(
+        "v6.json",
+        r#"{"version": 1, "rules": [
+  {"id": "v6", "effect": "allow", "commands": ["v6"], "windows": ["main"], "origins": ["http://[0:0:0:0:0:0:0:1]:*"]}
+]}"#,
+    );
+    let policy = policy.to_str().unwrap();
+    let decide = |origin: &str| {
+        isogate(
+            &[
+                "decide", "--policy", policy, "--window", "main", "--origin", origin,
+            ],
+            r#"{"kind":"invoke","id":1,"cmd":"v6","args":{}}"#,
+        )
+    };
+    assert_eq!(decide("http://[::1]:1420").0, 0);
+    assert_eq!(decide("http://[::2]:1420").0, 1);
+    let bad = temp_file(
+        "bad-origins.json",
+        r#"{"version": 1, "rules": [
+  {"id": "a", "effect": "allow", "commands": ["a"], "windows": ["main"], "origins": ["http://localhost:080", "http://127.1"]}
+]}"#,
+    );
+    let (code, _, stderr) = isogate(&["check", bad.to_str().unwrap()], "");
+    let name = bad.display();
+    assert_eq!(
+        (code, stderr.trim_end()),
+        (
+            1,
+            format!(
+                "{name}:2:86: invalid port in origin `http://localhost:080`: a port has no leading zeros (at `/rules/0/origins/0`)
+  hint: write `http://localhost:80`
+{name}:2:110: origin `http://127.1` writes an IPv4 address in a form browsers never send (at `/rules/0/origins/1`)
+  hint: write `http://127.0.0.1`"
+            )
+            .as_str()
+        )
+    );
+}

@@ -49,6 +49,12 @@ pub(crate) use constraint::type_of;
 pub(crate) use decide::allow;
 pub(crate) use origin::same_origin;
 
+/// Whether `origin` parses as a request origin (`docs/POLICY.md` section
+/// 7): then it is also a valid `origins` entry that matches it.
+pub(crate) fn origin_parses(origin: &str) -> bool {
+    origin::Origin::parse(origin).is_some()
+}
+
 pub use errors::{PolicyError, PolicyErrors};
 
 use crate::message::{Json, Limits, MessageKind};
