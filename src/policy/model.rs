@@ -1151,6 +1151,12 @@ pub(crate) fn compile_pattern(src: &str) -> Result<Pattern, String> {
     if let Err(e) = build(src) {
         return Err(regex_error(src, &e));
     }
+    if !can_match(src) {
+        return Err(format!(
+            "pattern {} can never match: it needs a character from an empty class",
+            quote(src)
+        ));
+    }
     let anchored = format!("^(?:{src})$");
     match build(&anchored) {
         Ok(regex) => Ok(Pattern {
@@ -1159,6 +1165,36 @@ pub(crate) fn compile_pattern(src: &str) -> Result<Pattern, String> {
             dfa: small_dfa(&anchored),
         }),
         Err(e) => Err(regex_error(src, &e)),
+    }
+}
+
+/// Whether some string can match `src` (which the regex engine accepted),
+/// look-around assertions taken as satisfiable: false only when every way
+/// through the pattern needs a character from an empty class (`[^\s\S]`,
+/// `[a&&b]`, `\P{any}`). The syntax tree is the one the regex engine
+/// builds (same parser, same defaults).
+fn can_match(src: &str) -> bool {
+    use regex_syntax::hir::{Class, Hir, HirKind};
+    /// Walks the tree; nesting is bounded by the parser's nest limit.
+    fn walk(hir: &Hir) -> bool {
+        match hir.kind() {
+            HirKind::Empty | HirKind::Literal(_) | HirKind::Look(_) => true,
+            HirKind::Class(Class::Unicode(c)) => !c.ranges().is_empty(),
+            HirKind::Class(Class::Bytes(c)) => !c.ranges().is_empty(),
+            HirKind::Repetition(r) => r.min == 0 || walk(&r.sub),
+            HirKind::Capture(c) => walk(&c.sub),
+            HirKind::Concat(subs) => subs.iter().all(walk),
+            HirKind::Alternation(subs) => subs.iter().any(walk),
+        }
+    }
+    match regex_syntax::Parser::new().parse(src) {
+        // A known minimum length means every class in the tree has a
+        // character; `None` can also mean an empty class that is optional
+        // (`[^\s\S]*` matches ""), or in one branch only (`a|[a&&b]`),
+        // so the tree decides.
+        Ok(hir) => hir.properties().minimum_len().is_some() || walk(&hir),
+        // The engine accepted it: nothing to say.
+        Err(_) => true,
     }
 }
 
@@ -1312,6 +1348,49 @@ mod tests {
         }
         // Most of these are small enough for a DFA; the test is not vacuous.
         assert!(with_dfa >= 10, "{with_dfa}");
+    }
+
+    #[test]
+    fn patterns_that_can_never_match_are_refused() {
+        for never in [
+            r"[^\s\S]",
+            r"[a&&b]",
+            r"\P{any}",
+            r"[^\x00-\x{10FFFF}]",
+            r"x[^\s\S]",
+            r"[a&&b]+",
+            r"(a|[a&&b])c[a&&b]",
+            r"(?i)[a&&B]",
+            r"(?:[^\s\S]|[a&&b]){2,}",
+        ] {
+            assert_eq!(
+                compile_pattern(never).err(),
+                Some(format!(
+                    "pattern `{never}` can never match: it needs a character from an empty class"
+                )),
+                "{never}"
+            );
+        }
+        // An empty class that is optional or in one branch only: the
+        // regex syntax tree's minimum length is unknown for these, but
+        // they match.
+        for (src, matching) in [
+            (r"[^\s\S]*", ""),
+            (r"(?:[^\s\S])?", ""),
+            (r"[a&&b]{0,3}x", "x"),
+            (r"a|[^\s\S]", "a"),
+            (r"[^\s\S]|a", "a"),
+            (r"(a|[a&&b])c", "ac"),
+            (r"[^\s\S]{0}", ""),
+        ] {
+            let p = compile_pattern(src).unwrap();
+            assert!(p.full_match(matching), "{src} on {matching:?}");
+        }
+        // Not caught: assertions that cannot hold (documented).
+        for src in [r"a\bb", r"$a", r"a^b"] {
+            let p = compile_pattern(src).unwrap();
+            assert!(!p.full_match("ab") && !p.full_match("a"), "{src}");
+        }
     }
 
     #[test]
