@@ -322,10 +322,15 @@ impl Walker<'_, '_> {
     fn bounded(&mut self, m: &Member, ptr: &str, lo: usize, hi: usize) -> Option<usize> {
         let n = self.count(&m.value, ptr)?;
         if n < lo || n > hi {
+            // As written (`-0`, not `0`).
+            let written = match &m.value.value {
+                Json::Number(_, token) => cut(token),
+                _ => n.to_string(),
+            };
             self.error(
                 m.value.pos,
                 ptr,
-                format!("`{}` must be from {lo} to {hi}, not {n}", m.key),
+                format!("`{}` must be from {lo} to {hi}, not {written}", m.key),
             );
             return None;
         }
