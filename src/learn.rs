@@ -409,7 +409,9 @@ pub fn infer(records: &[Record], options: &Options) -> Learned {
             skipped_windows.insert(r.window.as_str());
             continue;
         }
-        if !is_serialized_origin(&r.origin) {
+        // A serialized origin that the policy also reads as one (not, say,
+        // `http://127.1` or a port `080`), so the draft loads.
+        if !is_serialized_origin(&r.origin) || !crate::policy::origin_parses(&r.origin) {
             skipped_origins.insert(r.origin.as_str());
             continue;
         }
@@ -653,16 +655,10 @@ fn infer_object(
     }
 }
 
+/// The policy's comparison (exact, `docs/POLICY.md` section 8), so the
+/// learned bounds hold every value seen.
 fn compare(a: &Number, b: &Number) -> Option<std::cmp::Ordering> {
-    let int = |n: &Number| {
-        n.as_i64()
-            .map(i128::from)
-            .or_else(|| n.as_u64().map(i128::from))
-    };
-    match (int(a), int(b)) {
-        (Some(x), Some(y)) => Some(x.cmp(&y)),
-        _ => a.as_f64()?.partial_cmp(&b.as_f64()?),
-    }
+    crate::number::cmp(a, b)
 }
 
 /// The distinct values, sorted, when there are few enough and each was
@@ -965,6 +961,36 @@ mod tests {
             constraint_of(&[json!("a"), json!(1)])["comment"],
             json!("seen as integer and string; `any` is wider than that")
         );
+    }
+
+    #[test]
+    fn learned_bounds_hold_every_value_seen() {
+        // 2^53 + 1 and the double 2^53: through `f64` they tie, and the
+        // integer could become the minimum the double is below.
+        let c = constraint_of(&[json!(9007199254740993u64), json!(9007199254740992.0)]);
+        assert_eq!(c["minimum"], json!(9007199254740992.0));
+        assert_eq!(c["maximum"], json!(9007199254740993u64));
+    }
+
+    #[test]
+    fn origins_the_policy_cannot_name_are_skipped() {
+        let mut odd = rec(MessageKind::Invoke, "ping", "main", json!({}));
+        odd.origin = "http://127.1".into();
+        let mut zero_port = odd.clone();
+        zero_port.origin = "http://localhost:080".into();
+        let mut fine = odd.clone();
+        fine.origin = "http://127.0.0.1".into();
+        let learned = infer(&[odd, zero_port, fine], &Options::default());
+        let notes = learned.notes.join("\n");
+        assert!(
+            notes.contains("skipped messages from origin `http://127.1`"),
+            "{notes}"
+        );
+        assert!(
+            notes.contains("skipped messages from origin `http://localhost:080`"),
+            "{notes}"
+        );
+        assert!(!notes.contains("`http://127.0.0.1`"), "{notes}");
     }
 
     #[test]

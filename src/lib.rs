@@ -26,6 +26,7 @@ pub mod key;
 pub mod learn;
 pub mod message;
 mod names;
+mod number;
 pub mod policy;
 pub mod rate;
 pub mod replay;

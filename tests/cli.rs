@@ -445,3 +445,137 @@ fn window_labels_follow_one_grammar_on_the_command_line() {
     );
     assert_eq!((code, stdout.contains(r#""decision":"allow""#)), (0, true));
 }
+
+/// `docs/POLICY.md` section 8, "Numbers", through `isogate check` and
+/// `isogate decide` (which read messages as the gate does).
+#[test]
+fn numbers_decide_exactly_and_out_of_range_ones_are_errors() {
+    let policy = temp_file(
+        "numbers.json",
+        r#"{"version": 1, "rules": [
+  {"id": "n", "effect": "allow", "commands": ["n"], "windows": ["main"],
+   "args": {"type": "object", "properties": {
+     "zero": {"type": "integer", "minimum": 0, "maximum": 0},
+     "big": {"enum": [9007199254740993]}}}}
+]}"#,
+    );
+    let policy = policy.to_str().unwrap();
+    let decide = |message: &str| {
+        isogate(
+            &[
+                "decide", "--policy", policy, "--window", "main", "--origin", ORIGIN,
+            ],
+            message,
+        )
+    };
+    let invoke = |args: &str| format!(r#"{{"kind":"invoke","id":-0,"cmd":"n","args":{args}}}"#);
+    let (code, stdout, stderr) = decide(&invoke(r#"{"zero":-0}"#));
+    assert_eq!(
+        (code, stdout.trim()),
+        (
+            0,
+            r#"{"decision":"allow","rule":"n","reason":"allowed by rule `n`"}"#
+        ),
+        "{stderr}"
+    );
+    let (code, stdout, _) = decide(&invoke(r#"{"big":9007199254740993}"#));
+    assert_eq!(code, 0, "{stdout}");
+    let (code, stdout, _) = decide(&invoke(r#"{"big":9007199254740992.0}"#));
+    assert_eq!(
+        (code, stdout.trim()),
+        (
+            1,
+            r#"{"decision":"deny","rule":null,"reason":"no rule allows command `n` for window `main` at origin `http://127.0.0.1:8917`: rule `n`: argument `big` is 9007199254740992.0, which is not one of the allowed values"}"#
+        )
+    );
+    let (code, stdout, _) = decide(&invoke(r#"{"zero":-0.0}"#));
+    assert_eq!(code, 1, "{stdout}");
+    assert!(
+        stdout.contains("argument `zero` must be integer, not number"),
+        "{stdout}"
+    );
+    // Too large for a double: not a message at all.
+    let (code, stdout, stderr) = decide(&invoke(r#"{"big":1e400}"#));
+    assert_eq!((code, stdout.as_str()), (2, ""));
+    assert!(stderr.starts_with("error: not a valid message"), "{stderr}");
+    // Too small for one: zero.
+    let (code, _, _) = decide(&invoke(r#"{"zero":1e-400}"#));
+    assert_eq!(code, 1);
+
+    let bad = temp_file(
+        "bad-numbers.json",
+        r#"{"version": 1, "rules": [
+  {"id": "n", "effect": "allow", "commands": ["n"], "windows": ["main"],
+   "args": {"type": "object", "properties": {"a": {"type": "integer", "maximum": 18446744073709551616}}}}
+]}"#,
+    );
+    let (code, stdout, stderr) = isogate(&["check", bad.to_str().unwrap()], "");
+    assert_eq!((code, stdout.as_str()), (1, ""));
+    assert_eq!(
+        stderr.trim_end(),
+        format!(
+            "{}:3:82: `maximum` must be an integer for type `integer`, not `18446744073709551616` (at `/rules/0/args/properties/a/maximum`)\n  hint: an integer is written without fraction or exponent, from -9223372036854775808 to 18446744073709551615",
+            bad.display()
+        )
+    );
+    let huge = temp_file(
+        "huge-number.json",
+        r#"{"version": 1, "rules": [{"id": "n", "effect": "allow", "commands": ["n"], "windows": ["main"],
+   "args": {"type": "object", "properties": {"a": {"type": "number", "maximum": -1e400}}}}]}"#,
+    );
+    let (code, _, stderr) = isogate(&["check", huge.to_str().unwrap()], "");
+    assert_eq!(
+        (code, stderr.trim_end()),
+        (
+            1,
+            format!(
+                "{}:2:81: number out of range (at `/rules/0/args/properties/a/maximum`)",
+                huge.display()
+            )
+            .as_str()
+        )
+    );
+}
+
+/// `docs/POLICY.md` section 7 through `isogate check` and `isogate decide`.
+#[test]
+fn origins_compare_ipv6_as_addresses_and_odd_forms_are_errors() {
+    let policy = temp_file(
+        "v6.json",
+        r#"{"version": 1, "rules": [
+  {"id": "v6", "effect": "allow", "commands": ["v6"], "windows": ["main"], "origins": ["http://[0:0:0:0:0:0:0:1]:*"]}
+]}"#,
+    );
+    let policy = policy.to_str().unwrap();
+    let decide = |origin: &str| {
+        isogate(
+            &[
+                "decide", "--policy", policy, "--window", "main", "--origin", origin,
+            ],
+            r#"{"kind":"invoke","id":1,"cmd":"v6","args":{}}"#,
+        )
+    };
+    assert_eq!(decide("http://[::1]:1420").0, 0);
+    assert_eq!(decide("http://[::2]:1420").0, 1);
+    let bad = temp_file(
+        "bad-origins.json",
+        r#"{"version": 1, "rules": [
+  {"id": "a", "effect": "allow", "commands": ["a"], "windows": ["main"], "origins": ["http://localhost:080", "http://127.1"]}
+]}"#,
+    );
+    let (code, _, stderr) = isogate(&["check", bad.to_str().unwrap()], "");
+    let name = bad.display();
+    assert_eq!(
+        (code, stderr.trim_end()),
+        (
+            1,
+            format!(
+                "{name}:2:86: invalid port in origin `http://localhost:080`: a port has no leading zeros (at `/rules/0/origins/0`)
+  hint: write `http://localhost:80`
+{name}:2:110: origin `http://127.1` writes an IPv4 address in a form browsers never send (at `/rules/0/origins/1`)
+  hint: write `http://127.0.0.1`"
+            )
+            .as_str()
+        )
+    );
+}

@@ -616,3 +616,44 @@ fn message_text_must_be_strict_json() {
     assert!(gate.handle(MAIN, &sealer.seal_json(good, b"")).is_some());
     assert_eq!(calls.load(Ordering::SeqCst), 1);
 }
+
+/// `docs/POLICY.md` section 7: an envelope's origin binds to the sender's
+/// as the same parsed origin; IPv6 hosts compare as addresses, and an
+/// origin that does not parse (a port `080`) only as the same bytes.
+#[test]
+fn origin_binding_compares_ipv6_as_addresses() {
+    for (sealed, sender, reason) in [
+        ("http://[::1]:8917", "http://[0:0:0:0:0:0:0:1]:8917", None),
+        ("http://[0::1]", "http://[::1]:80", None),
+        (
+            "http://[::1]:8917",
+            "http://[::2]:8917",
+            Some(DiscardReason::WrongOrigin),
+        ),
+        (
+            "http://localhost:080",
+            "http://localhost:80",
+            Some(DiscardReason::WrongOrigin),
+        ),
+        ("http://localhost:080", "http://localhost:080", None),
+        (
+            "http://127.1",
+            "http://127.0.0.1",
+            Some(DiscardReason::WrongOrigin),
+        ),
+    ] {
+        let (gate, calls, log) = counting_gate();
+        let mut sealer = Sealer::new(KEY, "main", sealed, 1);
+        let reply = gate.handle(
+            Sender {
+                window: "main",
+                origin: sender,
+            },
+            &sealer.invoke(1, "greet", json!({})),
+        );
+        assert_eq!(reply.is_some(), reason.is_none(), "{sealed} from {sender}");
+        assert_eq!(calls.load(Ordering::SeqCst), usize::from(reason.is_none()));
+        let ev = log.lock().unwrap().pop().unwrap();
+        assert_eq!(ev.reason, reason, "{sealed} from {sender}");
+    }
+}

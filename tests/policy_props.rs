@@ -76,6 +76,11 @@ fn arg_constraints() -> Vec<Option<Value>> {
         Some(
             json!({"type": "object", "properties": {"n": {"enum": [1, "x"]}, "s": {"type": "string", "max_length": 1}}}),
         ),
+        // Numbers where a comparison through `f64` would go wrong.
+        Some(
+            json!({"type": "object", "properties": {"n": {"enum": [9007199254740993_u64, -0.0]},
+                   "x": {"type": "number", "minimum": 9007199254740992.0, "maximum": 18446744073709551615_u64}}}),
+        ),
     ]
 }
 
@@ -98,6 +103,12 @@ fn arg_values() -> Vec<Value> {
         json!({"n": 9}),
         json!({"n": 1.0}),
         json!({"n": "x"}),
+        json!({"n": 0}),
+        json!({"n": 9007199254740993_u64}),
+        json!({"n": 9007199254740992.0}),
+        json!({"x": 9007199254740991_u64}),
+        json!({"x": 18446744073709551615_u64}),
+        json!({"x": 18446744073709551615.0}),
         json!({"s": "a"}),
         json!({"s": "ab"}),
         json!({"n": 3, "s": "b"}),
@@ -386,9 +397,42 @@ fn covers(r: &GenRule, name: &str, window: &str, origin: &str) -> bool {
             .map_or(true, |os| os.iter().any(|o| origin_matches(o, origin)))
 }
 
+/// A number's exact value as a decimal: sign, whole digits (no leading
+/// zeros), fraction digits (no trailing zeros). Every double has a finite
+/// decimal expansion, which 1100 places hold.
+fn exact_decimal(n: &serde_json::Number) -> (bool, String, String) {
+    let text = match (n.as_u64(), n.as_i64()) {
+        (Some(u), _) => u.to_string(),
+        (None, Some(i)) => i.to_string(),
+        (None, None) => format!("{:.1100}", n.as_f64().unwrap()),
+    };
+    let (negative, digits) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text.as_str()),
+    };
+    let (whole, frac) = digits.split_once('.').unwrap_or((digits, ""));
+    let whole = whole.trim_start_matches('0').to_owned();
+    let frac = frac.trim_end_matches('0').to_owned();
+    let zero = whole.is_empty() && frac.is_empty();
+    (negative && !zero, whole, frac)
+}
+
+/// Section 8: numbers compare by exact value.
+fn cmp_numbers(a: &Value, b: &Value) -> std::cmp::Ordering {
+    let (an, aw, af) = exact_decimal(a.as_number().unwrap());
+    let (bn, bw, bf) = exact_decimal(b.as_number().unwrap());
+    let magnitude = aw.len().cmp(&bw.len()).then(aw.cmp(&bw)).then(af.cmp(&bf));
+    match (an, bn) {
+        (false, false) => magnitude,
+        (true, true) => magnitude.reverse(),
+        (false, true) => std::cmp::Ordering::Greater,
+        (true, false) => std::cmp::Ordering::Less,
+    }
+}
+
 fn json_equal(a: &Value, b: &Value) -> bool {
     match (a, b) {
-        (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
+        (Value::Number(_), Value::Number(_)) => cmp_numbers(a, b).is_eq(),
         _ => a == b,
     }
 }
@@ -491,8 +535,8 @@ fn naive_check(c: &Value, v: &Value) -> bool {
             } else {
                 v.is_number()
             };
-            is && num("minimum").map_or(true, |m| v.as_f64().unwrap() >= m)
-                && num("maximum").map_or(true, |m| v.as_f64().unwrap() <= m)
+            is && c.get("minimum").map_or(true, |m| cmp_numbers(v, m).is_ge())
+                && c.get("maximum").map_or(true, |m| cmp_numbers(v, m).is_le())
         }
         "string" => match v.as_str() {
             None => false,

@@ -51,6 +51,12 @@ pub(crate) use origin::same_origin;
 /// Whether Windows reads a path segment as something else than a name.
 pub(crate) use path::windows_form;
 
+/// Whether `origin` parses as a request origin (`docs/POLICY.md` section
+/// 7): then it is also a valid `origins` entry that matches it.
+pub(crate) fn origin_parses(origin: &str) -> bool {
+    origin::Origin::parse(origin).is_some()
+}
+
 pub use errors::{PolicyError, PolicyErrors};
 
 use crate::message::{Json, Limits, MessageKind};
@@ -361,6 +367,39 @@ mod tests {
             "no rule allows command `read` for window `main` at origin `http://127.0.0.1:1420`"
         );
         assert_eq!(p.rule_count(), 2);
+    }
+
+    #[test]
+    fn reasons_cut_long_values() {
+        // A quoted value over 64 characters shows its first 64, `…` and
+        // its length (`docs/POLICY.md` section 5): a long pattern or key
+        // does not make every reason as long.
+        let pattern = format!("(?:{})", "ab|".repeat(40) + "c");
+        let p = load(&format!(
+            r#"{{"version": 1, "rules": [
+              {{"id": "r", "effect": "allow", "commands": ["f"], "windows": ["main"],
+               "args": {{"type": "object", "properties": {{"s": {{"type": "string", "pattern": "{pattern}"}}}}}}}}
+            ]}}"#
+        ));
+        let bad = ask(&p, "main", "f", json!({"s": "x"}));
+        let head: String = pattern.chars().take(64).collect();
+        assert_eq!(
+            bad.reason,
+            format!(
+                "no rule allows command `f` for window `main` at origin `http://127.0.0.1:1420`: rule `r`: argument `s` does not match pattern `{head}…` ({} characters)",
+                pattern.len()
+            )
+        );
+        let key = "k".repeat(70);
+        let unknown = ask(&p, "main", "f", json!({ key.as_str(): 1 }));
+        assert!(
+            unknown.reason.ends_with(&format!(
+                "rule `r`: unknown argument `{}…` (70 characters)",
+                "k".repeat(64)
+            )),
+            "{}",
+            unknown.reason
+        );
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! Windows, so an argument is refused when either would read it as
 //! something else than plain names under the base: see [`windows_form`].
 
+use super::errors::quote;
 use super::glob::Star;
 
 /// Longest path argument accepted, in bytes.
@@ -87,13 +88,17 @@ impl PathFail {
                     .to_owned()
             }
             PathFail::DotDot => "contains a `..` segment".to_owned(),
-            PathFail::Escapes => format!("escapes base `{}`", rule.base),
+            PathFail::Escapes => format!("escapes base {}", quote(&rule.base)),
             PathFail::Hidden => {
                 "names a hidden file or directory (a segment starting with `.`)".to_owned()
             }
             PathFail::Glob => match &rule.glob {
-                Some(g) => format!("does not match glob `{}` under `{}`", g.source, rule.base),
-                None => format!("escapes base `{}`", rule.base),
+                Some(g) => format!(
+                    "does not match glob {} under {}",
+                    quote(&g.source),
+                    quote(&rule.base)
+                ),
+                None => format!("escapes base {}", quote(&rule.base)),
             },
         }
     }
@@ -209,7 +214,10 @@ pub(crate) fn check_base(base: &str) -> Option<String> {
         ));
     }
     if !base.starts_with('/') {
-        return Some(format!("`base` must be an absolute path, not `{base}`"));
+        return Some(format!(
+            "`base` must be an absolute path, not {}",
+            quote(base)
+        ));
     }
     if base != "/"
         && (base.ends_with('/')
@@ -219,7 +227,8 @@ pub(crate) fn check_base(base: &str) -> Option<String> {
                 .any(|s| s.is_empty() || s == "." || s == ".."))
     {
         return Some(format!(
-            "`base` must be a normalized directory (no empty, `.` or `..` segments and no trailing `/`), not `{base}`"
+            "`base` must be a normalized directory (no empty, `.` or `..` segments and no trailing `/`), not {}",
+            quote(base)
         ));
     }
     None
@@ -237,7 +246,10 @@ pub(crate) fn check_glob(glob: &str) -> Option<String> {
         ));
     }
     if glob.starts_with('/') {
-        return Some(format!("`glob` must be relative to `base`, not `{glob}`"));
+        return Some(format!(
+            "`glob` must be relative to `base`, not {}",
+            quote(glob)
+        ));
     }
     if let Some(c) = glob
         .chars()
@@ -250,11 +262,15 @@ pub(crate) fn check_glob(glob: &str) -> Option<String> {
     for seg in glob.split('/') {
         if seg.is_empty() || seg == "." || seg == ".." {
             return Some(format!(
-                "`glob` must not have empty, `.` or `..` segments: `{glob}`"
+                "`glob` must not have empty, `.` or `..` segments: {}",
+                quote(glob)
             ));
         }
         if seg.contains("**") && seg != "**" {
-            return Some(format!("`**` must be a whole segment in `glob` `{glob}`"));
+            return Some(format!(
+                "`**` must be a whole segment in `glob` {}",
+                quote(glob)
+            ));
         }
     }
     None
