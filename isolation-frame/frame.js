@@ -199,6 +199,16 @@
     });
   }
 
+  // The app hook to run for a message, looked up every time: the isogate
+  // hook wins over a Tauri-style one; null when neither is a function.
+  function findHook(win) {
+    var hook = win.__ISOGATE_HOOK__;
+    if (typeof hook === 'function') return { fn: hook, isTauri: false };
+    hook = win.__TAURI_ISOLATION_HOOK__;
+    if (typeof hook === 'function') return { fn: hook, isTauri: true };
+    return null;
+  }
+
   var B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
 
   function base64urlEncode(bytes) {
@@ -242,6 +252,8 @@
     var label = config.window;
     var origin = config.origin;
     var load = config.load;
+    // Rendered with a hook: seal only through it, never without it.
+    var hookRequired = config.hook === true;
     var header = encodeHeader(label, origin);
     makeNonce(load, 0); // validates load
     var raw = base64urlDecode(keyText);
@@ -265,13 +277,11 @@
         if (body === null || m === null) return;
         if (m.kind === 'emit' && !(d.body === null || d.body === undefined)) return;
 
-        var hook = win.__ISOGATE_HOOK__;
-        var isTauri = false;
-        if (typeof hook !== 'function') {
-          hook = win.__TAURI_ISOLATION_HOOK__;
-          isTauri = true;
-        }
-        applyHook(hook, isTauri, m, { window: label, origin: origin }).then(function (msg) {
+        var hook = findHook(win);
+        if (hook === null && hookRequired) return; // no hook: no seal
+        var fn = hook === null ? null : hook.fn;
+        var isTauri = hook !== null && hook.isTauri;
+        applyHook(fn, isTauri, m, { window: label, origin: origin }).then(function (msg) {
           if (msg === null) return null;
           if (msg.kind === 'emit' && body.length !== 0) return null;
           if (!Number.isSafeInteger(seq)) return null;
@@ -293,10 +303,25 @@
       raw.fill(0);
       raw = null;
     }
-    imported.then(function (k) {
-      key = k;
+    // Ready once the key is imported and, for a frame rendered with a hook,
+    // the hook is defined. Requests posted before that are not even received.
+    function becomeReady() {
+      var hookMissing = true;
+      try { hookMissing = hookRequired && findHook(win) === null; } catch (e) { /* a throwing getter */ }
+      if (hookMissing) return; // never ready: nothing is ever sealed
       win.addEventListener('message', onMessage);
       parent.postMessage({ isogate: 1, type: 'ready' }, origin);
+    }
+
+    imported.then(function (k) {
+      key = k;
+      // The hook script comes after this one: it has run (and had its one
+      // chance to define the hook) once the document is parsed.
+      if (hookRequired && doc.readyState === 'loading') {
+        doc.addEventListener('DOMContentLoaded', becomeReady);
+      } else {
+        becomeReady();
+      }
     }, function () { /* no key: never ready */ });
   }
 

@@ -41,6 +41,9 @@ export interface HookContext {
  * App hook run inside the isolation frame (`window.__ISOGATE_HOOK__`).
  * Return the (possibly modified) message to seal it; return `null` (or
  * `undefined`), throw, or reject to drop it: the caller then times out.
+ * Define it when the hook script runs: a frame rendered with a hook seals
+ * nothing, and never becomes ready, unless a hook is defined by the time its
+ * document is parsed.
  */
 export type IsogateHook = (
   message: Message,
@@ -58,7 +61,7 @@ export interface TauriIsolationPayload {
 /**
  * A hook written for Tauri's Isolation pattern (`window.__TAURI_ISOLATION_HOOK__`),
  * used unchanged. Tauri 2 hooks may declare a second parameter; isogate never
- * passes one (it is `undefined`).
+ * passes one (it is `undefined`). The same fail-closed rule as `IsogateHook`.
  */
 export type TauriIsolationHook = (
   payload: TauriIsolationPayload,
@@ -107,11 +110,16 @@ export interface SealRequest {
 
 /** Isolation frame to main frame. */
 export type FrameMessage =
+  /** Key imported (and, for a frame rendered with a hook, the hook defined). */
   | { isogate: 1; type: 'ready' }
   | { isogate: 1; type: 'sealed'; ref: number; envelope: ArrayBuffer };
 
 export interface Isogate {
-  /** Creates the sandboxed iframe; resolves once the frame's key is ready. */
+  /**
+   * Creates the sandboxed iframe; resolves once the frame is ready: its key
+   * imported and, for a frame rendered with a hook, the hook defined (never,
+   * if the hook script failed).
+   */
   init(options: InitOptions): Promise<void>;
   /** Low level: has the frame seal one message. Rejects with `Error('isogate: timeout')` after 5000 ms. */
   seal(message: Message, body?: Body | null): Promise<Uint8Array>;

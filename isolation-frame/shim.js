@@ -6,7 +6,8 @@
 
   var TIMEOUT_MS = 5000;
 
-  // Every failure looks the same to the caller (see DESIGN.md: no reasons).
+  // Every failure looks the same to the caller (THREAT_MODEL.md, claim 10:
+  // discards are silent, no reasons).
   function timeoutError() {
     return new Error('isogate: timeout');
   }

@@ -7,8 +7,7 @@ use ring::aead::{Aad, Nonce, NONCE_LEN};
 
 /// The only wire-format version this core accepts.
 pub const VERSION: u8 = 0x01;
-/// Longest window label in a header, in bytes.
-pub const MAX_WINDOW_LEN: usize = 128;
+pub use crate::names::MAX_WINDOW_LEN;
 /// Longest origin in a header, in bytes.
 pub const MAX_ORIGIN_LEN: usize = 1024;
 /// Largest envelope any transport may hand the core, in bytes.
@@ -142,6 +141,9 @@ fn read_header<'a>(
         return None;
     }
     let window = text(r.take(window_len)?, sender.map(|s| s.0))?;
+    if !crate::names::is_window_label(window) {
+        return None;
+    }
     let origin_len = usize::from(r.u16()?);
     if origin_len == 0 || origin_len > MAX_ORIGIN_LEN {
         return None;
@@ -157,7 +159,7 @@ fn read_header<'a>(
 
 /// The header bytes (associated data) for a window, origin and nonce.
 pub fn encode_header(window: &str, origin: &str, nonce: SealNonce) -> Option<Vec<u8>> {
-    if window.is_empty() || window.len() > MAX_WINDOW_LEN {
+    if !crate::names::is_window_label(window) {
         return None;
     }
     if origin.is_empty() || origin.len() > MAX_ORIGIN_LEN || !origin.is_ascii() {
@@ -401,6 +403,43 @@ mod tests {
         assert_eq!(bytes.len(), largest / 4 * 3);
         assert!(bytes.len() > WIRE_MAX_ENVELOPE);
         assert!(decode_base64(&vec![b'A'; largest + 4]).is_none());
+    }
+
+    #[test]
+    fn header_windows_must_be_window_labels() {
+        // One grammar for labels (`names::is_window_label`): a header whose
+        // window is empty, has whitespace, a control character or `*`, or
+        // is over 128 bytes is not an envelope (`malformed`).
+        let header = |window: &[u8]| {
+            let mut out = vec![VERSION, window.len() as u8];
+            out.extend_from_slice(window);
+            out.extend_from_slice(&[0, 8]);
+            out.extend_from_slice(b"http://a");
+            out.extend_from_slice(&[0; 12 + TAG_LEN]);
+            out
+        };
+        for good in [&b"main"[..], "ünï-€".as_bytes(), &[b'w'; 128]] {
+            assert!(decode(&header(good)).is_some(), "{good:?}");
+        }
+        for bad in [
+            &b"a b"[..],
+            b"a\tb",
+            b"main\n",
+            b"a\x7fb",
+            "a\u{a0}b".as_bytes(),
+            "a\u{2028}b".as_bytes(),
+            b"ma*n",
+            b"*",
+        ] {
+            assert!(decode(&header(bad)).is_none(), "{bad:?}");
+        }
+        assert!(encode_header("a b", "http://a", SealNonce { load_id: 0, seq: 0 }).is_none());
+        assert!(encode_header(
+            &"w".repeat(129),
+            "http://a",
+            SealNonce { load_id: 0, seq: 0 }
+        )
+        .is_none());
     }
 
     #[test]

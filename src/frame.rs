@@ -5,10 +5,11 @@
 //! encrypt-only WebCrypto key), the frame script, and the app's optional
 //! hook. Scripts are allowed by hash only.
 
-use crate::envelope::{MAX_ORIGIN_LEN, MAX_WINDOW_LEN};
-use crate::key::LaunchKey;
+use crate::envelope::MAX_ORIGIN_LEN;
+use crate::key::{LaunchKey, KEY_LEN};
 use base64::Engine as _;
 use ring::digest::{digest, SHA256};
+use zeroize::{Zeroize, Zeroizing};
 
 /// The isolation frame's script, embedded at build time.
 pub const FRAME_SCRIPT: &str = include_str!("../isolation-frame/frame.js");
@@ -19,10 +20,11 @@ pub const SANDBOX: &str = "allow-scripts";
 /// Largest app hook script accepted, in bytes.
 pub const MAX_HOOK_LEN: usize = 256 * 1024;
 
-/// A rendered frame document for one frame load.
+/// A rendered frame document for one frame load. Dropping it wipes `html`.
 pub struct FrameDocument {
     /// The HTML. It contains the key: serve it once, to this frame load only,
-    /// never log it.
+    /// never log it. Borrow it to serve it, or `std::mem::take` it: a clone,
+    /// or anything that grows it, is a copy nobody wipes.
     pub html: String,
     /// The value for the `Content-Security-Policy` response header.
     pub csp: String,
@@ -46,6 +48,13 @@ impl FrameDocument {
 
 // No `Debug`: the document holds the key.
 
+impl Drop for FrameDocument {
+    fn drop(&mut self) {
+        // Wipes the whole buffer, spare capacity included.
+        self.html.zeroize();
+    }
+}
+
 /// Why a frame could not be rendered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FrameError {
@@ -64,7 +73,9 @@ pub enum FrameError {
 impl std::fmt::Display for FrameError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
-            Self::BadWindow => "window label must be 1 to 128 bytes without control characters",
+            Self::BadWindow => {
+                "window label must be 1 to 128 bytes without whitespace, control characters or `*`"
+            }
             Self::BadOrigin => "parent origin must look like `scheme://host[:port]`",
             Self::BadHook => "hook script is over 256 KiB or contains `</script`",
             Self::LoadsExhausted => "no frame load ids left for this launch",
@@ -100,7 +111,7 @@ pub(crate) fn check_inputs(
     parent_origin: &str,
     hook_script: Option<&str>,
 ) -> Result<(), FrameError> {
-    if window.is_empty() || window.len() > MAX_WINDOW_LEN || window.chars().any(char::is_control) {
+    if !crate::names::is_window_label(window) {
         return Err(FrameError::BadWindow);
     }
     if !is_serialized_origin(parent_origin) {
@@ -122,6 +133,13 @@ fn script_hash(script: &str) -> String {
     )
 }
 
+/// Length of the key as unpadded base64url text.
+const KEY_TEXT_LEN: usize = 43;
+const _: () = assert!(matches!(
+    base64::encoded_len(KEY_LEN, false),
+    Some(KEY_TEXT_LEN)
+));
+
 pub(crate) fn render(
     key: &LaunchKey,
     load_id: u32,
@@ -130,19 +148,6 @@ pub(crate) fn render(
     hook_script: Option<&str>,
 ) -> Result<FrameDocument, FrameError> {
     check_inputs(window, parent_origin, hook_script)?;
-    let config = serde_json::json!({
-        "key": base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(key.raw_bytes()),
-        "window": window,
-        "origin": parent_origin,
-        "load": load_id,
-    })
-    .to_string();
-    // Inert JSON inside <script type=application/json>: escape what could end
-    // the element or start markup.
-    let config = config
-        .replace('<', "\\u003c")
-        .replace('>', "\\u003e")
-        .replace('&', "\\u0026");
     let mut hashes = script_hash(FRAME_SCRIPT);
     let mut hook_html = String::new();
     if let Some(hook) = hook_script {
@@ -152,12 +157,38 @@ pub(crate) fn render(
     }
     let common =
         format!("default-src 'none'; script-src {hashes}; base-uri 'none'; form-action 'none'");
-    let html = format!(
+    // The config is inert JSON inside <script type=application/json>, the
+    // key first. The rest is escaped so it cannot end the element or start
+    // markup; the key text (base64url) needs no escaping. `hook` tells the
+    // frame to seal nothing until the hook is defined.
+    let fields = format!(
+        r#","window":{},"origin":{},"load":{load_id},"hook":{}}}"#,
+        serde_json::Value::from(window),
+        serde_json::Value::from(parent_origin),
+        hook_script.is_some(),
+    )
+    .replace('<', "\\u003c")
+    .replace('>', "\\u003e")
+    .replace('&', "\\u0026");
+    let head = format!(
         "<!doctype html>\n<html><head><meta charset=\"utf-8\">\n\
          <meta http-equiv=\"Content-Security-Policy\" content=\"{common}\">\n\
-         <script type=\"application/json\" id=\"isogate-config\">{config}</script>\n\
-         <script>{FRAME_SCRIPT}</script>\n{hook_html}</head><body></body></html>\n"
+         <script type=\"application/json\" id=\"isogate-config\">{{\"key\":\""
     );
+    let tail = format!(
+        "\"{fields}</script>\n<script>{FRAME_SCRIPT}</script>\n{hook_html}</head><body></body></html>\n"
+    );
+    // The key text exists only in this buffer, wiped when it goes out of
+    // scope, and in `html`, which is allocated at its final size (no growth
+    // leaves a copy behind) and wiped by `FrameDocument`'s `Drop`.
+    let mut key_text = Zeroizing::new([0u8; KEY_TEXT_LEN]);
+    let written = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode_slice(key.raw_bytes(), key_text.as_mut_slice())
+        .unwrap_or(0); // cannot fail: the buffer has the exact length (asserted above)
+    let mut html = String::with_capacity(head.len() + KEY_TEXT_LEN + tail.len());
+    html.push_str(&head);
+    html.extend(key_text.iter().take(written).map(|&b| char::from(b)));
+    html.push_str(&tail);
     Ok(FrameDocument {
         html,
         csp: format!("{common}; frame-ancestors {parent_origin}; sandbox {SANDBOX}"),
@@ -224,6 +255,42 @@ mod tests {
         );
         assert!(check_inputs("w", "app://localhost", None).is_ok());
         assert!(check_inputs("w", "http://[::1]:80", None).is_ok());
+    }
+
+    /// The config JSON of a rendered document.
+    fn config(doc: &FrameDocument) -> serde_json::Value {
+        let (_, rest) = doc.html.split_once(r#"id="isogate-config">"#).unwrap();
+        let (json, _) = rest.split_once("</script>").unwrap();
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn config_carries_the_key_and_whether_a_hook_is_expected() {
+        let raw: [u8; 32] = std::array::from_fn(|i| i as u8 * 7);
+        let key = LaunchKey::from_raw(Zeroizing::new(raw));
+        let doc = render(&key, 5, "main", "http://a", Some("window.x=1;")).unwrap();
+        let config_with_hook = config(&doc);
+        let text = config_with_hook["key"].as_str().unwrap();
+        let decoded = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(text)
+            .unwrap();
+        assert_eq!(decoded, raw);
+        assert_eq!(
+            config_with_hook,
+            serde_json::json!({"key": text, "window": "main", "origin": "http://a", "load": 5, "hook": true})
+        );
+        let doc = render(&key, 6, "main", "http://a", None).unwrap();
+        assert_eq!(config(&doc)["hook"], serde_json::json!(false));
+    }
+
+    #[test]
+    fn html_is_written_into_one_allocation_of_its_final_size() {
+        // Had the buffer grown while the key was in it, the allocation it
+        // left would still hold a copy of the key, and nothing wipes that.
+        for hook in [None, Some("window.x=1;")] {
+            let doc = render(&key(), 1, "</script><b>", "http://a", hook).unwrap();
+            assert_eq!(doc.html.capacity(), doc.html.len());
+        }
     }
 
     #[test]

@@ -120,6 +120,28 @@ pub struct Handled {
     pub debug_reason: Option<String>,
 }
 
+/// What the gate did with one envelope, as [`Gate::handle_text_verdict`]
+/// reports it to tools that replay captured traffic (`isogate open`): the
+/// gate's own outcome for that envelope, whatever the audit rate. For the
+/// host only; never send any of it to the frontend.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verdict {
+    /// What happened.
+    pub outcome: Outcome,
+    /// Why it was discarded (`None` unless discarded).
+    pub reason: Option<DiscardReason>,
+    /// `invoke` or `emit`, once the message decoded.
+    pub kind: Option<MessageKind>,
+    /// Command or event name, once the message decoded.
+    pub name: Option<String>,
+    /// Id of the policy rule that decided, once the policy was consulted:
+    /// the allow rule that admitted it, or the deny rule that refused it
+    /// (`None` when nothing allowed it and no deny rule applied).
+    pub rule: Option<String>,
+    /// The reply a dispatched command produced.
+    pub reply: Option<Reply>,
+}
+
 /// A message that passed every check of [`Gate::open_and_check`], owned, for
 /// a router that runs later or elsewhere (an async router, a `tower`
 /// service, a JSON-RPC module). Its audit event (`dispatched` or
@@ -309,6 +331,9 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// Everything the gate knows about a message while checking it.
 #[derive(Default)]
 struct Trail {
+    /// Whether the caller wants a [`Verdict`]: name and rule are kept even
+    /// without an audit sink.
+    verdict: bool,
     kind: Option<MessageKind>,
     name: Option<String>,
     load_id: Option<u32>,
@@ -316,6 +341,23 @@ struct Trail {
     rule: Option<String>,
     detail: Option<String>,
     args: Option<Value>,
+}
+
+impl Trail {
+    /// What a [`Verdict`] needs of this trail (nothing unless it was asked
+    /// for), kept before the trail goes to the audit event.
+    fn kept(&self) -> Trail {
+        if !self.verdict {
+            return Trail::default();
+        }
+        Trail {
+            verdict: true,
+            kind: self.kind,
+            name: self.name.clone(),
+            rule: self.rule.clone(),
+            ..Trail::default()
+        }
+    }
 }
 
 impl<R: Router> Gate<R> {
@@ -473,10 +515,46 @@ impl<R: Router> Gate<R> {
 
     /// [`Gate::handle_text`], also returning the debug reason (see [`Handled`]).
     pub fn handle_text_verbose(&self, sender: Sender<'_>, text: &str) -> Handled {
+        self.handle_text_traced(sender, text, Trail::default()).0
+    }
+
+    /// [`Gate::handle_text`], returning what the gate did with the envelope
+    /// (see [`Verdict`]): for tools that replay captured traffic. The
+    /// envelope is handled exactly as by `handle_text` (the router runs,
+    /// the replay window moves, the audit sink hears of it).
+    pub fn handle_text_verdict(&self, sender: Sender<'_>, text: &str) -> Verdict {
+        let trail = Trail {
+            verdict: true,
+            ..Trail::default()
+        };
+        let (handled, outcome, reason, trail) = self.handle_text_traced(sender, text, trail);
+        Verdict {
+            outcome,
+            reason,
+            kind: trail.kind,
+            name: trail.name,
+            rule: trail.rule,
+            reply: handled.reply,
+        }
+    }
+
+    /// Handles a text envelope; returns what [`Gate::handle_text_verbose`]
+    /// returns, the outcome, and, when `trail.verdict`, the trail's kind,
+    /// name and rule.
+    fn handle_text_traced(
+        &self,
+        sender: Sender<'_>,
+        text: &str,
+        trail: Trail,
+    ) -> (Handled, Outcome, Option<DiscardReason>, Trail) {
         match self.text_bytes(text) {
             // The decoded bytes are the gate's own: opened in place.
-            Ok(mut bytes) => self.handle_input(sender, Input::Owned(&mut bytes)),
-            Err(reason) => self.discard(sender, reason, Trail::default()),
+            Ok(mut bytes) => self.handle_input(sender, Input::Owned(&mut bytes), trail),
+            Err(reason) => {
+                let kept = trail.kept();
+                let handled = self.discard(sender, reason, trail);
+                (handled, Outcome::Discarded, Some(reason), kept)
+            }
         }
     }
 
@@ -495,11 +573,18 @@ impl<R: Router> Gate<R> {
 
     /// [`Gate::handle`], also returning the debug reason (see [`Handled`]).
     pub fn handle_verbose(&self, sender: Sender<'_>, bytes: &[u8]) -> Handled {
-        self.handle_input(sender, Input::Borrowed(bytes))
+        self.handle_input(sender, Input::Borrowed(bytes), Trail::default())
+            .0
     }
 
-    fn handle_input(&self, sender: Sender<'_>, input: Input<'_>) -> Handled {
-        let mut trail = Trail::default();
+    /// Checks and dispatches; returns the reply (or debug reason), the
+    /// outcome and, when `trail.verdict`, the trail's kind, name and rule.
+    fn handle_input(
+        &self,
+        sender: Sender<'_>,
+        input: Input<'_>,
+        mut trail: Trail,
+    ) -> (Handled, Outcome, Option<DiscardReason>, Trail) {
         let dispatch = |checked: Checked<'_>| match &checked.msg {
             Message::Invoke {
                 id,
@@ -530,11 +615,18 @@ impl<R: Router> Gate<R> {
             }
         };
         match self.check(sender, input, &mut trail, dispatch) {
-            Ok(reply) => Handled {
-                reply,
-                debug_reason: None,
-            },
-            Err(reason) => self.discard(sender, reason, trail),
+            Ok((reply, outcome)) => {
+                let handled = Handled {
+                    reply,
+                    debug_reason: None,
+                };
+                (handled, outcome, None, trail)
+            }
+            Err(reason) => {
+                let kept = trail.kept();
+                let handled = self.discard(sender, reason, trail);
+                (handled, Outcome::Discarded, Some(reason), kept)
+            }
         }
     }
 
@@ -551,7 +643,7 @@ impl<R: Router> Gate<R> {
     fn open_and_check_input(&self, sender: Sender<'_>, input: Input<'_>) -> Option<Admitted> {
         let mut trail = Trail::default();
         match self.check(sender, input, &mut trail, |c| c.into_owned()) {
-            Ok(admitted) => Some(admitted),
+            Ok((admitted, _)) => Some(admitted),
             Err(reason) => {
                 self.discard(sender, reason, trail);
                 None
@@ -589,7 +681,7 @@ impl<R: Router> Gate<R> {
         input: Input<'_>,
         trail: &mut Trail,
         dispatch: impl FnOnce(Checked<'_>) -> T,
-    ) -> Result<T, DiscardReason> {
+    ) -> Result<(T, Outcome), DiscardReason> {
         let copy;
         // Small envelopes (most calls) are opened in a copy on the stack:
         // no allocation for them.
@@ -670,8 +762,9 @@ impl<R: Router> Gate<R> {
             },
         )?;
         trail.kind = Some(msg.kind());
-        if self.audit.is_some() {
-            // Only audit events show the name: no copy when nobody listens.
+        if self.audit.is_some() || trail.verdict {
+            // Only audit events and verdicts show the name: no copy when
+            // nobody reads it.
             trail.name = Some(msg.name().to_owned());
         }
         let query = Query {
@@ -684,7 +777,7 @@ impl<R: Router> Gate<R> {
         let allowed = policy.allowing_rule(&query);
         #[cfg(debug_assertions)]
         self.record_learning(sender, &msg, allowed.is_some());
-        if self.explains() {
+        if self.explains() || trail.verdict {
             // Words only for whoever reads them.
             let decision = match allowed {
                 Some(rule) => policy::allow(rule),
@@ -714,9 +807,16 @@ impl<R: Router> Gate<R> {
         drop(guard);
         let dispatched = dispatch(Checked { msg, sender });
         if let Some(suppressed) = ticket {
-            self.emit(sender, outcome, None, std::mem::take(trail), suppressed);
+            let kept = trail.kept();
+            self.emit(
+                sender,
+                outcome,
+                None,
+                std::mem::replace(trail, kept),
+                suppressed,
+            );
         }
-        Ok(dispatched)
+        Ok((dispatched, outcome))
     }
 
     /// Whether anyone reads a decision's rule and reason: an audit sink, or

@@ -26,7 +26,7 @@
 
 use crate::frame::is_serialized_origin;
 use crate::message::{valid_name, MessageKind};
-use crate::policy::{type_of, Policy, Request};
+use crate::policy::{type_of, windows_form, Policy, Request};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Number, Value};
 use std::collections::{BTreeMap, BTreeSet};
@@ -385,10 +385,7 @@ fn string_end(s: &str) -> usize {
 
 /// A window label a policy can name exactly (`*` would be a glob).
 fn representable_window(label: &str) -> bool {
-    !label.is_empty()
-        && label.len() <= 128
-        && !label.contains('*')
-        && !label.chars().any(|c| c.is_control() || c.is_whitespace())
+    crate::names::is_window_label(label)
 }
 
 /// Windows of one name that share a constraint and origins: the
@@ -412,7 +409,9 @@ pub fn infer(records: &[Record], options: &Options) -> Learned {
             skipped_windows.insert(r.window.as_str());
             continue;
         }
-        if !is_serialized_origin(&r.origin) {
+        // A serialized origin that the policy also reads as one (not, say,
+        // `http://127.1` or a port `080`), so the draft loads.
+        if !is_serialized_origin(&r.origin) || !crate::policy::origin_parses(&r.origin) {
             skipped_origins.insert(r.origin.as_str());
             continue;
         }
@@ -656,16 +655,10 @@ fn infer_object(
     }
 }
 
+/// The policy's comparison (exact, `docs/POLICY.md` section 8), so the
+/// learned bounds hold every value seen.
 fn compare(a: &Number, b: &Number) -> Option<std::cmp::Ordering> {
-    let int = |n: &Number| {
-        n.as_i64()
-            .map(i128::from)
-            .or_else(|| n.as_u64().map(i128::from))
-    };
-    match (int(a), int(b)) {
-        (Some(x), Some(y)) => Some(x.cmp(&y)),
-        _ => a.as_f64()?.partial_cmp(&b.as_f64()?),
-    }
+    crate::number::cmp(a, b)
 }
 
 /// The distinct values, sorted, when there are few enough and each was
@@ -705,7 +698,7 @@ fn infer_string(strings: &[&str], values: &[&Value], options: &Options) -> Const
 /// (`docs/POLICY.md` section 9), without `.` and empty ones; `None` when it
 /// is not such a path or names the root.
 fn path_segments(s: &str) -> Option<Vec<&str>> {
-    if !s.starts_with('/') || s.len() > MAX_PATH_LEN {
+    if !s.starts_with('/') || s.starts_with("//") || s.len() > MAX_PATH_LEN {
         return None;
     }
     if s.chars()
@@ -718,6 +711,12 @@ fn path_segments(s: &str) -> Option<Vec<&str>> {
         .filter(|seg| !seg.is_empty() && *seg != ".")
         .collect();
     if segs.is_empty() || segs.contains(&"..") {
+        return None;
+    }
+    // Only the segments under the inferred base are checked by the policy,
+    // but the base is not known yet: a path with a Windows form anywhere
+    // stays a string.
+    if segs.iter().any(|seg| windows_form(seg).is_some()) {
         return None;
     }
     Some(segs)
@@ -919,8 +918,19 @@ mod tests {
         let root = constraint_of(&v(&["/a/x", "/b/y"]));
         assert_eq!(root["base"], json!("/"));
         assert!(root["comment"].as_str().unwrap().contains("narrow"));
-        // Not paths: relative, `..`, percent, the root itself.
-        for s in ["a/b", "/a/../b", "/a%2e", "/"] {
+        // Not paths: relative, `..`, percent, the root itself, and forms a
+        // Windows router reads otherwise (section 9).
+        for s in [
+            "a/b",
+            "/a/../b",
+            "/a%2e",
+            "/",
+            "//a/b",
+            "/a/b:c",
+            "/a/CON.md",
+            "/a/x.",
+            "/GIT~1/x",
+        ] {
             assert_eq!(constraint_of(&v(&[s]))["type"], json!("string"), "{s}");
         }
     }
@@ -951,6 +961,36 @@ mod tests {
             constraint_of(&[json!("a"), json!(1)])["comment"],
             json!("seen as integer and string; `any` is wider than that")
         );
+    }
+
+    #[test]
+    fn learned_bounds_hold_every_value_seen() {
+        // 2^53 + 1 and the double 2^53: through `f64` they tie, and the
+        // integer could become the minimum the double is below.
+        let c = constraint_of(&[json!(9007199254740993u64), json!(9007199254740992.0)]);
+        assert_eq!(c["minimum"], json!(9007199254740992.0));
+        assert_eq!(c["maximum"], json!(9007199254740993u64));
+    }
+
+    #[test]
+    fn origins_the_policy_cannot_name_are_skipped() {
+        let mut odd = rec(MessageKind::Invoke, "ping", "main", json!({}));
+        odd.origin = "http://127.1".into();
+        let mut zero_port = odd.clone();
+        zero_port.origin = "http://localhost:080".into();
+        let mut fine = odd.clone();
+        fine.origin = "http://127.0.0.1".into();
+        let learned = infer(&[odd, zero_port, fine], &Options::default());
+        let notes = learned.notes.join("\n");
+        assert!(
+            notes.contains("skipped messages from origin `http://127.1`"),
+            "{notes}"
+        );
+        assert!(
+            notes.contains("skipped messages from origin `http://localhost:080`"),
+            "{notes}"
+        );
+        assert!(!notes.contains("`http://127.0.0.1`"), "{notes}");
     }
 
     #[test]

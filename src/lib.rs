@@ -26,6 +26,7 @@ pub mod key;
 pub mod learn;
 pub mod message;
 mod names;
+mod number;
 pub mod policy;
 pub mod rate;
 pub mod replay;
@@ -36,10 +37,12 @@ mod test_rng;
 pub use audit::{json_lines_sink, AuditEvent, CounterSnapshot, DiscardReason, Outcome};
 pub use frame::FrameDocument;
 pub use gate::{
-    Admitted, Call, CallRequest, Event, EventMessage, Gate, Handled, Handler, Reply, Router, Sender,
+    Admitted, Call, CallRequest, Event, EventMessage, Gate, Handled, Handler, Reply, Router,
+    Sender, Verdict,
 };
 pub use key::LaunchKey;
 pub use message::{Limits, MessageKind};
+pub use names::{is_window_label, MAX_WINDOW_LEN};
 pub use policy::{Decision, Policy, PolicyError, PolicyErrors, PolicySource, Rate, Request};
 
 #[cfg(doctest)]

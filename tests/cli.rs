@@ -23,13 +23,13 @@ fn isogate(args: &[&str], stdin: &str) -> (i32, String, String) {
         .stderr(Stdio::piped())
         .spawn()
         .expect("run isogate");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
+    // Written from another thread: a child that answers line by line fills
+    // its stdout pipe before it has read a long input.
+    let mut pipe = child.stdin.take().unwrap();
+    let input = stdin.to_owned();
+    let writer = std::thread::spawn(move || pipe.write_all(input.as_bytes()));
     let out = child.wait_with_output().unwrap();
+    writer.join().unwrap().unwrap();
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8(out.stdout).unwrap(),
@@ -114,6 +114,182 @@ fn open_replays_envelopes_and_prints_one_line_each() {
         lines[0]["reply"]["result"],
         json!({"cmd": "greet", "args": {"name": "Ada"}})
     );
+}
+
+fn open_args(key_file: &std::path::Path, policy: &str) -> Vec<String> {
+    [
+        "open",
+        "--key-file",
+        key_file.to_str().unwrap(),
+        "--window",
+        "main",
+        "--origin",
+        ORIGIN,
+        "--policy",
+        policy,
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+fn key_file(name: &str) -> ([u8; 32], std::path::PathBuf) {
+    let key: [u8; 32] = std::array::from_fn(|i| (i * 7) as u8);
+    let key_hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+    (key, temp_file(name, &key_hex))
+}
+
+#[test]
+fn open_prints_the_gates_verdict_for_any_number_of_lines() {
+    // Regression: `open` inferred each outcome from the last audit event, so
+    // once the gate's audit cap was reached (about 2,000 lines) it printed
+    // `discarded` with no reason for envelopes the gate had dispatched.
+    let (key, key_file) = key_file("key-100k.hex");
+    let mut sealer = Sealer::new(key, "main", ORIGIN, 1);
+    let mut input = String::new();
+    let mut expected = Vec::new();
+    let mut last_valid = String::new();
+    for i in 0..100_000u64 {
+        match i % 5 {
+            0 | 1 => {
+                last_valid = encode_base64(&sealer.invoke(i, "greet", json!({"n": i})));
+                input.push_str(&last_valid);
+                expected.push(("dispatched", Value::Null, json!("greet"), Some(i)));
+            }
+            2 => {
+                input.push_str("garbage!");
+                expected.push(("discarded", json!("malformed"), Value::Null, None));
+            }
+            3 => {
+                input.push_str(&last_valid);
+                expected.push(("discarded", json!("replay"), Value::Null, None));
+            }
+            _ => {
+                input.push_str(&encode_base64(&sealer.invoke(i, "rm", json!({}))));
+                expected.push(("discarded", json!("denied"), json!("rm"), None));
+            }
+        }
+        input.push('\n');
+    }
+    let args = open_args(&key_file, "tests/vectors/policy.json");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (code, stdout, stderr) = isogate(&args, &input);
+    assert_eq!(code, 0, "{stderr}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), expected.len());
+    for (i, (line, (outcome, reason, cmd, id))) in lines.iter().zip(&expected).enumerate() {
+        let v: Value = serde_json::from_str(line).unwrap();
+        assert_eq!(v["outcome"], json!(outcome), "line {i}: {line}");
+        assert_eq!(&v["reason"], reason, "line {i}: {line}");
+        assert_eq!(&v["cmd"], cmd, "line {i}: {line}");
+        match id {
+            Some(id) => {
+                assert_eq!(v["reply"]["id"], json!(id), "line {i}: {line}");
+                assert_eq!(v["rule"], json!("vectors"), "line {i}: {line}");
+                assert_eq!(v["kind"], json!("invoke"), "line {i}: {line}");
+            }
+            None => assert_eq!(v["reply"], Value::Null, "line {i}: {line}"),
+        }
+    }
+}
+
+#[test]
+fn open_names_the_deny_rule_and_prints_every_field() {
+    let (key, key_file) = key_file("key-deny.hex");
+    let policy = temp_file(
+        "deny.json",
+        r#"{"version":1,"rules":[
+          {"id":"all","effect":"allow","commands":["ls","rm"],"windows":["main"],"args":{"type":"object","additional":true}},
+          {"id":"no-rm","effect":"deny","commands":["rm"],"windows":["main"]},
+          {"id":"ev","effect":"allow","events":["clicked"],"windows":["main"],"payload":{"type":"any"}}]}"#,
+    );
+    let mut sealer = Sealer::new(key, "main", ORIGIN, 1);
+    let input = [
+        encode_base64(&sealer.invoke(1, "rm", json!({}))),
+        encode_base64(&sealer.emit("other", json!(1))),
+        encode_base64(&sealer.emit("clicked", json!(1))),
+        // Leading and trailing ASCII whitespace and a CR are trimmed.
+        format!(" \t{}\r", encode_base64(&sealer.invoke(2, "ls", json!({})))),
+    ]
+    .join("\n");
+    let args = open_args(&key_file, policy.to_str().unwrap());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (code, stdout, stderr) = isogate(&args, &input);
+    assert_eq!(code, 0, "{stderr}");
+    let lines: Vec<Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            json!({"outcome":"discarded","reason":"denied","cmd":"rm","kind":"invoke","rule":"no-rm","reply":null}),
+            json!({"outcome":"discarded","reason":"denied","cmd":"other","kind":"emit","rule":null,"reply":null}),
+            json!({"outcome":"dispatched","reason":null,"cmd":"clicked","kind":"emit","rule":"ev","reply":null}),
+            json!({"outcome":"dispatched","reason":null,"cmd":"ls","kind":"invoke","rule":"all",
+                   "reply":{"id":2,"ok":true,"result":{"cmd":"ls","args":{}}}}),
+        ]
+    );
+}
+
+#[test]
+fn open_bounds_a_long_line_and_goes_on() {
+    // Regression: a whole line was read before any size check (a 200 MiB
+    // line cost 204 MB of RSS). Lines past the largest envelope the policy
+    // admits are cut, reported `too_large`, and the next line is read.
+    use std::io::{BufRead, BufReader};
+    let (key, key_file) = key_file("key-long.hex");
+    let args = open_args(&key_file, "tests/vectors/policy.json");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_isogate"))
+        .args(&args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let chunk = vec![b'A'; 1 << 20];
+    for _ in 0..200 {
+        stdin.write_all(&chunk).unwrap();
+    }
+    let mut sealer = Sealer::new(key, "main", ORIGIN, 1);
+    let valid = encode_base64(&sealer.invoke(1, "greet", json!({})));
+    stdin.write_all(format!("\n{valid}\n").as_bytes()).unwrap();
+    stdin.flush().unwrap();
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    let mut second = String::new();
+    stdout.read_line(&mut second).unwrap();
+    // Still running (stdin open): its peak resident size so far.
+    let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap();
+    drop(stdin);
+    assert!(child.wait().unwrap().success());
+    let first: Value = serde_json::from_str(&first).unwrap();
+    assert_eq!(first["reason"], json!("too_large"));
+    let second: Value = serde_json::from_str(&second).unwrap();
+    assert_eq!(second["outcome"], json!("dispatched"));
+    let peak_kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches(" kB").parse().ok())
+        .unwrap();
+    assert!(peak_kb < 64 * 1024, "peak RSS {peak_kb} kB");
+}
+
+#[test]
+fn open_exit_codes() {
+    let (_, key_file) = key_file("key-exit.hex");
+    let args = open_args(&key_file, "tests/vectors/policy.json");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    // Discards are results, not errors: exit 0, one line each, even for
+    // bytes that are not UTF-8 (`malformed`).
+    let (code, stdout, _) = isogate(&args, "junk\n\u{fffd}\n\n");
+    assert_eq!(code, 0);
+    assert_eq!(stdout.lines().count(), 3);
+    let bad_policy = temp_file("bad.json", "{");
+    let args = open_args(&key_file, bad_policy.to_str().unwrap());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    assert_eq!(isogate(&args, "").0, 2);
 }
 
 #[test]
@@ -224,4 +400,182 @@ fn demo_tells_the_page_why_only_in_debug_builds_that_opt_in() {
         assert_eq!(code, 2);
         assert!(stderr.contains("only in debug builds"), "{stderr}");
     }
+}
+
+#[test]
+fn window_labels_follow_one_grammar_on_the_command_line() {
+    // Regression: `decide` accepted an empty or a 129-byte label.
+    let message = temp_file(
+        "ping.json",
+        r#"{"kind":"invoke","id":1,"cmd":"greet","args":{}}"#,
+    );
+    let long = "w".repeat(129);
+    for bad in ["", "a b", "ma*n", long.as_str()] {
+        let (code, stdout, stderr) = isogate(
+            &[
+                "decide",
+                "--policy",
+                "tests/vectors/policy.json",
+                "--window",
+                bad,
+                "--origin",
+                ORIGIN,
+                message.to_str().unwrap(),
+            ],
+            "",
+        );
+        assert_eq!(code, 2, "{bad:?}: {stdout}");
+        assert!(stderr.contains("not a window label"), "{stderr}");
+        let (code, _, stderr) = isogate(&["render", "--window", bad, "--origin", ORIGIN], "");
+        assert_eq!(code, 2, "{bad:?}");
+        assert!(stderr.contains("not a window label"), "{stderr}");
+    }
+    let (code, stdout, _) = isogate(
+        &[
+            "decide",
+            "--policy",
+            "tests/vectors/policy.json",
+            "--window",
+            "main",
+            "--origin",
+            ORIGIN,
+            message.to_str().unwrap(),
+        ],
+        "",
+    );
+    assert_eq!((code, stdout.contains(r#""decision":"allow""#)), (0, true));
+}
+
+/// `docs/POLICY.md` section 8, "Numbers", through `isogate check` and
+/// `isogate decide` (which read messages as the gate does).
+#[test]
+fn numbers_decide_exactly_and_out_of_range_ones_are_errors() {
+    let policy = temp_file(
+        "numbers.json",
+        r#"{"version": 1, "rules": [
+  {"id": "n", "effect": "allow", "commands": ["n"], "windows": ["main"],
+   "args": {"type": "object", "properties": {
+     "zero": {"type": "integer", "minimum": 0, "maximum": 0},
+     "big": {"enum": [9007199254740993]}}}}
+]}"#,
+    );
+    let policy = policy.to_str().unwrap();
+    let decide = |message: &str| {
+        isogate(
+            &[
+                "decide", "--policy", policy, "--window", "main", "--origin", ORIGIN,
+            ],
+            message,
+        )
+    };
+    let invoke = |args: &str| format!(r#"{{"kind":"invoke","id":-0,"cmd":"n","args":{args}}}"#);
+    let (code, stdout, stderr) = decide(&invoke(r#"{"zero":-0}"#));
+    assert_eq!(
+        (code, stdout.trim()),
+        (
+            0,
+            r#"{"decision":"allow","rule":"n","reason":"allowed by rule `n`"}"#
+        ),
+        "{stderr}"
+    );
+    let (code, stdout, _) = decide(&invoke(r#"{"big":9007199254740993}"#));
+    assert_eq!(code, 0, "{stdout}");
+    let (code, stdout, _) = decide(&invoke(r#"{"big":9007199254740992.0}"#));
+    assert_eq!(
+        (code, stdout.trim()),
+        (
+            1,
+            r#"{"decision":"deny","rule":null,"reason":"no rule allows command `n` for window `main` at origin `http://127.0.0.1:8917`: rule `n`: argument `big` is 9007199254740992.0, which is not one of the allowed values"}"#
+        )
+    );
+    let (code, stdout, _) = decide(&invoke(r#"{"zero":-0.0}"#));
+    assert_eq!(code, 1, "{stdout}");
+    assert!(
+        stdout.contains("argument `zero` must be integer, not number"),
+        "{stdout}"
+    );
+    // Too large for a double: not a message at all.
+    let (code, stdout, stderr) = decide(&invoke(r#"{"big":1e400}"#));
+    assert_eq!((code, stdout.as_str()), (2, ""));
+    assert!(stderr.starts_with("error: not a valid message"), "{stderr}");
+    // Too small for one: zero.
+    let (code, _, _) = decide(&invoke(r#"{"zero":1e-400}"#));
+    assert_eq!(code, 1);
+
+    let bad = temp_file(
+        "bad-numbers.json",
+        r#"{"version": 1, "rules": [
+  {"id": "n", "effect": "allow", "commands": ["n"], "windows": ["main"],
+   "args": {"type": "object", "properties": {"a": {"type": "integer", "maximum": 18446744073709551616}}}}
+]}"#,
+    );
+    let (code, stdout, stderr) = isogate(&["check", bad.to_str().unwrap()], "");
+    assert_eq!((code, stdout.as_str()), (1, ""));
+    assert_eq!(
+        stderr.trim_end(),
+        format!(
+            "{}:3:82: `maximum` must be an integer for type `integer`, not `18446744073709551616` (at `/rules/0/args/properties/a/maximum`)\n  hint: an integer is written without fraction or exponent, from -9223372036854775808 to 18446744073709551615",
+            bad.display()
+        )
+    );
+    let huge = temp_file(
+        "huge-number.json",
+        r#"{"version": 1, "rules": [{"id": "n", "effect": "allow", "commands": ["n"], "windows": ["main"],
+   "args": {"type": "object", "properties": {"a": {"type": "number", "maximum": -1e400}}}}]}"#,
+    );
+    let (code, _, stderr) = isogate(&["check", huge.to_str().unwrap()], "");
+    assert_eq!(
+        (code, stderr.trim_end()),
+        (
+            1,
+            format!(
+                "{}:2:81: number out of range (at `/rules/0/args/properties/a/maximum`)",
+                huge.display()
+            )
+            .as_str()
+        )
+    );
+}
+
+/// `docs/POLICY.md` section 7 through `isogate check` and `isogate decide`.
+#[test]
+fn origins_compare_ipv6_as_addresses_and_odd_forms_are_errors() {
+    let policy = temp_file(
+        "v6.json",
+        r#"{"version": 1, "rules": [
+  {"id": "v6", "effect": "allow", "commands": ["v6"], "windows": ["main"], "origins": ["http://[0:0:0:0:0:0:0:1]:*"]}
+]}"#,
+    );
+    let policy = policy.to_str().unwrap();
+    let decide = |origin: &str| {
+        isogate(
+            &[
+                "decide", "--policy", policy, "--window", "main", "--origin", origin,
+            ],
+            r#"{"kind":"invoke","id":1,"cmd":"v6","args":{}}"#,
+        )
+    };
+    assert_eq!(decide("http://[::1]:1420").0, 0);
+    assert_eq!(decide("http://[::2]:1420").0, 1);
+    let bad = temp_file(
+        "bad-origins.json",
+        r#"{"version": 1, "rules": [
+  {"id": "a", "effect": "allow", "commands": ["a"], "windows": ["main"], "origins": ["http://localhost:080", "http://127.1"]}
+]}"#,
+    );
+    let (code, _, stderr) = isogate(&["check", bad.to_str().unwrap()], "");
+    let name = bad.display();
+    assert_eq!(
+        (code, stderr.trim_end()),
+        (
+            1,
+            format!(
+                "{name}:2:86: invalid port in origin `http://localhost:080`: a port has no leading zeros (at `/rules/0/origins/0`)
+  hint: write `http://localhost:80`
+{name}:2:110: origin `http://127.1` writes an IPv4 address in a form browsers never send (at `/rules/0/origins/1`)
+  hint: write `http://127.0.0.1`"
+            )
+            .as_str()
+        )
+    );
 }

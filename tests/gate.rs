@@ -534,3 +534,126 @@ fn reload_under_concurrent_traffic_is_atomic() {
     assert_eq!(calls.load(Ordering::SeqCst), small + big_wide);
     eprintln!("n=500 under wide: {big_wide}, denied under narrow: {big_denied}");
 }
+
+#[test]
+fn origins_bind_as_parsed_origins_and_unparsable_ones_only_to_the_same_bytes() {
+    // Regression: binding compared bytes while the policy compares parsed
+    // origins, so `http://localhost` sealed and `http://localhost:80`
+    // reported was `wrong_origin`.
+    let policy = policy(
+        r#"{"version":1,"rules":[{"id":"any","effect":"allow","commands":["greet"],"windows":["main"],"args":{"type":"object","additional":true}}]}"#,
+    );
+    let gate = Gate::new(danger::key_from_bytes(KEY), policy, |_: Call<'_>| {
+        Ok(json!(1))
+    });
+    let cases = [
+        ("http://localhost", "http://localhost:80", true),
+        ("HTTP://LocalHost:80", "http://localhost", true),
+        ("https://a.example", "https://a.example:443", true),
+        ("http://localhost", "http://localhost:81", false),
+        ("http://localhost", "https://localhost", false),
+        ("http://localhost/", "http://localhost/", true),
+        ("http://localhost/", "http://localhost", false),
+        ("null", "null", true),
+        ("null", "NULL", false),
+    ];
+    for (load, (sealed, reported, ok)) in (1u32..).zip(cases) {
+        let mut sealer = Sealer::new(KEY, "main", sealed, load);
+        let sender = Sender {
+            window: "main",
+            origin: reported,
+        };
+        let reply = gate.handle(sender, &sealer.invoke(1, "greet", json!({})));
+        assert_eq!(reply.is_some(), ok, "sealed {sealed}, reported {reported}");
+    }
+    assert_eq!(gate.counters().discarded(DiscardReason::WrongOrigin), 4);
+}
+
+#[test]
+fn text_transport_refuses_whitespace_and_mixed_alphabets() {
+    // WIRE section 5: only base64 characters; whitespace anywhere is
+    // `malformed` (`isogate open` trims lines, the gate does not).
+    let (gate, calls, _) = counting_gate();
+    let mut sealer = Sealer::new(KEY, "main", ORIGIN, 1);
+    let text = isogate::envelope::encode_base64(&sealer.invoke(1, "greet", json!({})));
+    for bad in [
+        format!(" {text}"),
+        format!("{text} "),
+        format!("{text}\r"),
+        format!("{text}\n"),
+        format!("{}\n{}", &text[..8], &text[8..]),
+    ] {
+        assert!(gate.handle_text(MAIN, &bad).is_none());
+    }
+    assert_eq!(gate.counters().discarded(DiscardReason::Malformed), 5);
+    assert!(gate.handle_text(MAIN, &text).is_some());
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn message_text_must_be_strict_json() {
+    // WIRE section 4, "Text of the message JSON": a byte order mark, lone
+    // surrogates and raw control characters are `bad_message`; `body` is
+    // not a field.
+    let (gate, calls, _) = counting_gate();
+    let mut sealer = Sealer::new(KEY, "main", ORIGIN, 1);
+    let bad = [
+        "\u{feff}{\"kind\":\"invoke\",\"id\":1,\"cmd\":\"greet\",\"args\":{}}",
+        r#"{"kind":"invoke","id":1,"cmd":"greet","args":{"a":"\ud800"}}"#,
+        r#"{"kind":"invoke","id":1,"cmd":"greet","args":{"a":"\udc00"}}"#,
+        r#"{"kind":"invoke","id":1,"cmd":"greet","args":{"a":"\ud800\u0041"}}"#,
+        "{\"kind\":\"invoke\",\"id\":1,\"cmd\":\"greet\",\"args\":{\"a\":\"\u{1}\"}}",
+        r#"{"kind":"invoke","id":1,"cmd":"greet","args":{},"body":"AAEC"}"#,
+    ];
+    for json in bad {
+        assert!(
+            gate.handle(MAIN, &sealer.seal_json(json, b"")).is_none(),
+            "{json}"
+        );
+    }
+    assert_eq!(gate.counters().discarded(DiscardReason::BadMessage), 6);
+    let good = r#"{"kind":"invoke","id":1,"cmd":"greet","args":{"a":"\ud83d\ude00 \ufeff"}}"#;
+    assert!(gate.handle(MAIN, &sealer.seal_json(good, b"")).is_some());
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+}
+
+/// `docs/POLICY.md` section 7: an envelope's origin binds to the sender's
+/// as the same parsed origin; IPv6 hosts compare as addresses, and an
+/// origin that does not parse (a port `080`) only as the same bytes.
+#[test]
+fn origin_binding_compares_ipv6_as_addresses() {
+    for (sealed, sender, reason) in [
+        ("http://[::1]:8917", "http://[0:0:0:0:0:0:0:1]:8917", None),
+        ("http://[0::1]", "http://[::1]:80", None),
+        (
+            "http://[::1]:8917",
+            "http://[::2]:8917",
+            Some(DiscardReason::WrongOrigin),
+        ),
+        (
+            "http://localhost:080",
+            "http://localhost:80",
+            Some(DiscardReason::WrongOrigin),
+        ),
+        ("http://localhost:080", "http://localhost:080", None),
+        (
+            "http://127.1",
+            "http://127.0.0.1",
+            Some(DiscardReason::WrongOrigin),
+        ),
+    ] {
+        let (gate, calls, log) = counting_gate();
+        let mut sealer = Sealer::new(KEY, "main", sealed, 1);
+        let reply = gate.handle(
+            Sender {
+                window: "main",
+                origin: sender,
+            },
+            &sealer.invoke(1, "greet", json!({})),
+        );
+        assert_eq!(reply.is_some(), reason.is_none(), "{sealed} from {sender}");
+        assert_eq!(calls.load(Ordering::SeqCst), usize::from(reason.is_none()));
+        let ev = log.lock().unwrap().pop().unwrap();
+        assert_eq!(ev.reason, reason, "{sealed} from {sender}");
+    }
+}

@@ -241,3 +241,64 @@ fn unreadable_files_are_reported_with_the_others() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_too_large_regex_quotes_the_engine_and_is_cut() {
+    // 3 MiB of pattern: the error quotes 64 characters of it, and the
+    // engine's own message.
+    let pattern = "a".repeat(3 << 20);
+    let text = format!(
+        r#"{{"version": 1, "rules": [{{"id": "a", "effect": "allow", "commands": ["f"], "windows": ["main"],
+  "args": {{"type": "object", "properties": {{"s": {{"type": "string", "pattern": "{pattern}"}}}}}}}}]}}"#
+    );
+    let errors = one(&text);
+    assert_eq!(
+        errors,
+        [format!(
+            "p.json:2:80: regex `{}…` (3145728 characters) is too large: compiled regex exceeds size limit of 1048576 bytes (at `/rules/0/args/properties/s/pattern`)",
+            "a".repeat(64)
+        )]
+    );
+}
+
+#[test]
+fn long_user_input_is_cut_everywhere() {
+    let long = "x".repeat(100);
+    let cut = format!("`{}…` (100 characters)", "x".repeat(64));
+    let text = format!(
+        r#"{{"version": 1, "{long}": 1, "rules": [
+  {{"id": "a", "effect": "{long}", "commands": ["{long} "], "windows": ["{long} "], "origins": ["{long}"],
+   "args": {{"type": "object", "properties": {{"p": {{"type": "path", "base": "{long}", "glob": "/{long}"}},
+     "e": {{"type": "integer", "enum": ["{long}"]}}}}, "required": ["{long}"]}}}}]}}"#
+    );
+    let errors = one(&text);
+    for e in &errors {
+        assert!(e.len() < 400, "{e}");
+    }
+    let joined = errors.join("\n");
+    for message in [
+        format!("unknown field {cut}"),
+        format!("unknown effect {cut}"),
+        format!(
+            "invalid command name `{}…` (101 characters)",
+            "x".repeat(64)
+        ),
+        format!(
+            "invalid window label `{}…` (101 characters)",
+            "x".repeat(64)
+        ),
+        format!("invalid origin {cut}"),
+        format!("`base` must be an absolute path, not {cut}"),
+        format!(
+            "`glob` must be relative to `base`, not `/{}…` (101 characters)",
+            "x".repeat(63)
+        ),
+        format!(
+            "enum value `\"{}…` (102 characters) can never match",
+            "x".repeat(63)
+        ),
+        format!("required property {cut} is not in `properties`"),
+    ] {
+        assert!(joined.contains(&message), "{message}\nnot in\n{joined}");
+    }
+}

@@ -10,7 +10,11 @@
 //!  "expect": {"decision": "allow", "rule": "greet", "reason": "optional exact text"}}
 //! ```
 //!
-//! `sender`/`message`/`expect` may instead be a list under `"checks"`. An
+//! `message` may also be a string: the message JSON text of
+//! `docs/WIRE.md` section 4, read by isogate's own message reader (as the
+//! gate and `isogate decide` read it) rather than by serde_json, for the
+//! cases where the two differ (`-0` is the integer 0; serde_json reads
+//! -0.0). `sender`/`message`/`expect` may instead be a list under `"checks"`. An
 //! invalid case has `"expect_errors": ["exact line", ...]` (the lines of
 //! the `PolicyErrors` display) instead. File paths are relative to the
 //! fixture folder; inline policies are named `inline-N.json` after their
@@ -86,9 +90,17 @@ fn run_check(policies: &[Policy], check: &Value) -> Result<(), String> {
     let window = check["sender"]["window"].as_str().ok_or("sender.window")?;
     let origin = check["sender"]["origin"].as_str().ok_or("sender.origin")?;
     let msg = &check["message"];
-    let (kind, name, args) = match msg["kind"].as_str() {
-        Some("invoke") => (MessageKind::Invoke, msg["cmd"].as_str(), &msg["args"]),
-        Some("emit") => (MessageKind::Emit, msg["event"].as_str(), &msg["payload"]),
+    let read: (MessageKind, String, Value);
+    let (kind, name, args) = match (msg.as_str(), msg["kind"].as_str()) {
+        (Some(text), _) => {
+            let plaintext = isogate::danger::plaintext(text, b"");
+            let m = isogate::message::decode(&plaintext, &policies[0].limits())
+                .map_err(|e| format!("message {text}: {e:?}"))?;
+            read = (m.kind(), m.name().to_owned(), m.args().to_value());
+            (read.0, Some(read.1.as_str()), &read.2)
+        }
+        (None, Some("invoke")) => (MessageKind::Invoke, msg["cmd"].as_str(), &msg["args"]),
+        (None, Some("emit")) => (MessageKind::Emit, msg["event"].as_str(), &msg["payload"]),
         _ => return Err("message.kind must be invoke or emit".into()),
     };
     let name = name.ok_or("message needs cmd or event")?;

@@ -76,6 +76,11 @@ fn arg_constraints() -> Vec<Option<Value>> {
         Some(
             json!({"type": "object", "properties": {"n": {"enum": [1, "x"]}, "s": {"type": "string", "max_length": 1}}}),
         ),
+        // Numbers where a comparison through `f64` would go wrong.
+        Some(
+            json!({"type": "object", "properties": {"n": {"enum": [9007199254740993_u64, -0.0]},
+                   "x": {"type": "number", "minimum": 9007199254740992.0, "maximum": 18446744073709551615_u64}}}),
+        ),
     ]
 }
 
@@ -98,6 +103,12 @@ fn arg_values() -> Vec<Value> {
         json!({"n": 9}),
         json!({"n": 1.0}),
         json!({"n": "x"}),
+        json!({"n": 0}),
+        json!({"n": 9007199254740993_u64}),
+        json!({"n": 9007199254740992.0}),
+        json!({"x": 9007199254740991_u64}),
+        json!({"x": 18446744073709551615_u64}),
+        json!({"x": 18446744073709551615.0}),
         json!({"s": "a"}),
         json!({"s": "ab"}),
         json!({"n": 3, "s": "b"}),
@@ -106,6 +117,9 @@ fn arg_values() -> Vec<Value> {
         json!({"p": "/notes/x/a.md"}),
         json!({"p": "/notes//b.md"}),
         json!({"p": "%2e%2e/a.md"}),
+        json!({"p": "C:a.md"}),
+        json!({"p": "//notes/a.md"}),
+        json!({"p": "con.md"}),
         json!({"extra": true}),
     ]
 }
@@ -383,16 +397,85 @@ fn covers(r: &GenRule, name: &str, window: &str, origin: &str) -> bool {
             .map_or(true, |os| os.iter().any(|o| origin_matches(o, origin)))
 }
 
+/// A number's exact value as a decimal: sign, whole digits (no leading
+/// zeros), fraction digits (no trailing zeros). Every double has a finite
+/// decimal expansion, which 1100 places hold.
+fn exact_decimal(n: &serde_json::Number) -> (bool, String, String) {
+    let text = match (n.as_u64(), n.as_i64()) {
+        (Some(u), _) => u.to_string(),
+        (None, Some(i)) => i.to_string(),
+        (None, None) => format!("{:.1100}", n.as_f64().unwrap()),
+    };
+    let (negative, digits) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text.as_str()),
+    };
+    let (whole, frac) = digits.split_once('.').unwrap_or((digits, ""));
+    let whole = whole.trim_start_matches('0').to_owned();
+    let frac = frac.trim_end_matches('0').to_owned();
+    let zero = whole.is_empty() && frac.is_empty();
+    (negative && !zero, whole, frac)
+}
+
+/// Section 8: numbers compare by exact value.
+fn cmp_numbers(a: &Value, b: &Value) -> std::cmp::Ordering {
+    let (an, aw, af) = exact_decimal(a.as_number().unwrap());
+    let (bn, bw, bf) = exact_decimal(b.as_number().unwrap());
+    let magnitude = aw.len().cmp(&bw.len()).then(aw.cmp(&bw)).then(af.cmp(&bf));
+    match (an, bn) {
+        (false, false) => magnitude,
+        (true, true) => magnitude.reverse(),
+        (false, true) => std::cmp::Ordering::Greater,
+        (true, false) => std::cmp::Ordering::Less,
+    }
+}
+
 fn json_equal(a: &Value, b: &Value) -> bool {
     match (a, b) {
-        (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
+        (Value::Number(_), Value::Number(_)) => cmp_numbers(a, b).is_eq(),
         _ => a == b,
     }
 }
 
+/// A segment a Windows router reads as something else than a plain name
+/// (section 9, step 7), tested the way the text words it.
+fn naive_windows_segment(seg: &str) -> bool {
+    let devices: Vec<String> = ["CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$"]
+        .iter()
+        .map(|d| d.to_string())
+        .chain(["COM", "LPT"].iter().flat_map(|p| {
+            "0123456789\u{b9}\u{b2}\u{b3}"
+                .chars()
+                .map(move |d| format!("{p}{d}"))
+        }))
+        .collect();
+    let stem = seg
+        .split('.')
+        .next()
+        .unwrap()
+        .trim_matches(' ')
+        .to_uppercase();
+    seg.contains(['<', '>', ':', '"', '|', '?', '*'])
+        || seg.ends_with('.')
+        || seg.ends_with(' ')
+        || devices.contains(&stem)
+        || seg
+            .char_indices()
+            .any(|(i, c)| c == '~' && seg[i + 1..].starts_with(|d: char| d.is_ascii_digit()))
+}
+
 fn naive_path(c: &Value, v: &Value) -> bool {
+    naive_path_with(c, v, true)
+}
+
+/// Section 9; `windows: false` leaves out the Windows forms (step 3's
+/// leading `//` and step 7) to tell which paths only they refuse.
+fn naive_path_with(c: &Value, v: &Value, windows: bool) -> bool {
     let Some(s) = v.as_str() else { return false };
     if s.is_empty() || s.contains(['\0', '%', '\\']) || s.chars().any(char::is_control) {
+        return false;
+    }
+    if windows && s.starts_with("//") {
         return false;
     }
     let segs: Vec<&str> = s
@@ -416,7 +499,10 @@ fn naive_path(c: &Value, v: &Value) -> bool {
     } else {
         segs
     };
-    if under.iter().any(|x| x.starts_with('.')) {
+    if windows && under.iter().any(|x| naive_windows_segment(x)) {
+        return false;
+    }
+    if !c["allow_hidden"].as_bool().unwrap_or(false) && under.iter().any(|x| x.starts_with('.')) {
         return false;
     }
     match c["glob"].as_str() {
@@ -449,8 +535,8 @@ fn naive_check(c: &Value, v: &Value) -> bool {
             } else {
                 v.is_number()
             };
-            is && num("minimum").map_or(true, |m| v.as_f64().unwrap() >= m)
-                && num("maximum").map_or(true, |m| v.as_f64().unwrap() <= m)
+            is && c.get("minimum").map_or(true, |m| cmp_numbers(v, m).is_ge())
+                && c.get("maximum").map_or(true, |m| cmp_numbers(v, m).is_le())
         }
         "string" => match v.as_str() {
             None => false,
@@ -616,6 +702,157 @@ proptest! {
         let rate = sets.iter().filter_map(|s| s.4).reduce(|a, b| (a.0.min(b.0), a.1.min(b.1)));
         prop_assert_eq!(p.rate().map(|r| (r.per_second, r.burst)), rate);
     }
+}
+
+// ------------------------------------------------------------ path space
+
+/// Segments for generated path arguments: plain names, and the POSIX and
+/// Windows forms section 9 refuses (or names close to them that pass).
+const PATH_SEGMENTS: &[&str] = &[
+    "notes",
+    "sub",
+    "x",
+    "a.md",
+    "a b.md",
+    "2024-01-01.md",
+    "日本語.md",
+    "メモ：会議.md",
+    "",
+    ".",
+    "..",
+    "%2e",
+    "a\\b.md",
+    ".git",
+    "~",
+    "a~b.md",
+    "GIT~1",
+    "PROGRA~1",
+    "C:",
+    "c:",
+    "C:a.md",
+    "a.md:s",
+    "x::$DATA",
+    "?",
+    "??",
+    "UNC",
+    "server",
+    "*.md",
+    "a|b.md",
+    "CON",
+    "con.md",
+    "nul",
+    "NUL.md",
+    "COM1.md",
+    "com0",
+    "LPT\u{b9}.md",
+    "COM\u{b2}",
+    "CON .md",
+    "CONIN$",
+    "COM10.md",
+    "console.md",
+    ".. ",
+    "... ",
+    "...",
+    "a.md.",
+    "a.md ",
+    " a.md",
+];
+const PATH_PREFIXES: &[&str] = &["", "/", "//", "///", "./", "/notes/", "//notes/", "/./"];
+
+/// One rule per path constraint, command `pN` for constraint N.
+fn path_constraints() -> Vec<Value> {
+    vec![
+        json!({"type": "path", "base": "/notes", "glob": "**/*.md"}),
+        json!({"type": "path", "base": "/notes", "allow_hidden": true}),
+        json!({"type": "path", "base": "/", "glob": "**"}),
+        json!({"type": "path", "base": "/notes/sub", "glob": "*"}),
+    ]
+}
+
+fn path_policy() -> Policy {
+    let rules: Vec<Value> = path_constraints()
+        .into_iter()
+        .enumerate()
+        .map(|(i, c)| {
+            json!({"id": format!("p{i}"), "effect": "allow", "commands": [format!("p{i}")],
+                   "windows": ["*"],
+                   "args": {"type": "object", "properties": {"p": c}, "required": ["p"]}})
+        })
+        .collect();
+    let text = json!({"version": 1, "rules": rules}).to_string();
+    Policy::load(&[PolicySource {
+        name: "paths.json",
+        text: &text,
+    }])
+    .unwrap()
+}
+
+fn path_strategy() -> impl Strategy<Value = String> {
+    (
+        select(PATH_PREFIXES.to_vec()),
+        prop::collection::vec(select(PATH_SEGMENTS.to_vec()), 0..5),
+    )
+        .prop_map(|(prefix, segs)| format!("{prefix}{}", segs.join("/")))
+}
+
+fn decide_path(policy: &Policy, rule: usize, path: &str) -> bool {
+    let args = json!({"p": path});
+    let name = format!("p{rule}");
+    policy
+        .decide(&Request {
+            window: "main",
+            origin: "http://127.0.0.1:1420",
+            kind: MessageKind::Invoke,
+            name: &name,
+            args: &args,
+        })
+        .allowed
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    /// Path arguments built from plain, POSIX and Windows segments are
+    /// decided as the naive reading of section 9 decides them.
+    #[test]
+    fn paths_match_the_naive_reference(paths in prop::collection::vec(path_strategy(), 16)) {
+        let policy = path_policy();
+        for path in &paths {
+            for (i, c) in path_constraints().iter().enumerate() {
+                prop_assert_eq!(
+                    decide_path(&policy, i, path),
+                    naive_path(c, &json!(path)),
+                    "path {:?} under constraint {}", path, c
+                );
+            }
+        }
+    }
+}
+
+/// The path space is not degenerate: under every constraint some
+/// generated paths pass, and some are refused only by the Windows rules.
+#[test]
+fn generated_paths_reach_every_outcome() {
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::TestRunner;
+    let mut runner = TestRunner::deterministic();
+    let policy = path_policy();
+    let constraints = path_constraints();
+    let mut allowed = vec![0; constraints.len()];
+    let mut windows_only = vec![0; constraints.len()];
+    for _ in 0..4000 {
+        let path = path_strategy().new_tree(&mut runner).unwrap().current();
+        for (i, c) in constraints.iter().enumerate() {
+            if decide_path(&policy, i, &path) {
+                allowed[i] += 1;
+            } else if naive_path_with(c, &json!(path), false) {
+                windows_only[i] += 1;
+            }
+        }
+    }
+    eprintln!("allowed {allowed:?}, refused only as Windows forms {windows_only:?}");
+    assert!(allowed.iter().all(|&n| n >= 20), "{allowed:?}");
+    assert!(windows_only.iter().all(|&n| n >= 20), "{windows_only:?}");
 }
 
 /// The generated space is not degenerate: every kind of outcome happens.

@@ -22,9 +22,14 @@ async function waitFor(pred) {
   return pred();
 }
 
-function loadFrame(config = CONFIG) {
+// The frame document's realm: frame.js, then the hook script if any (a
+// throwing script is reported and the parser goes on, as in a browser), then
+// the end of parsing (DOMContentLoaded) unless `parsed` is false.
+function loadFrame(config = CONFIG, { hook, parsed = true } = {}) {
   const toParent = [];
   const listeners = [];
+  const docListeners = [];
+  const scriptErrors = [];
   let removed = false;
   const configEl = {
     textContent: JSON.stringify(config),
@@ -37,7 +42,11 @@ function loadFrame(config = CONFIG) {
     crypto: globalThis.crypto,
     TextEncoder,
     parent,
-    document: { getElementById: (id) => (id === 'isogate-config' && !removed ? configEl : null) },
+    document: {
+      readyState: 'loading',
+      getElementById: (id) => (id === 'isogate-config' && !removed ? configEl : null),
+      addEventListener(type, fn) { docListeners.push({ type, fn }); },
+    },
     addEventListener(type, fn) { listeners.push({ type, fn }); },
   };
   win.window = win;
@@ -45,8 +54,17 @@ function loadFrame(config = CONFIG) {
   const globalsBefore = Object.getOwnPropertyNames(win).sort();
   vm.runInContext(FRAME_SRC, win);
   const ready = () => toParent.some((m) => m.data.type === 'ready');
+  const run = (src) => {
+    try { vm.runInContext(src, win); } catch (e) { scriptErrors.push(e); }
+  };
+  const finishParsing = () => {
+    win.document.readyState = 'interactive';
+    for (const l of docListeners) if (l.type === 'DOMContentLoaded') l.fn({});
+  };
+  if (hook !== undefined) run(hook);
+  if (parsed) finishParsing();
   return {
-    win, parent, toParent, configEl, globalsBefore, ready,
+    win, parent, toParent, configEl, globalsBefore, ready, run, finishParsing, scriptErrors,
     isRemoved: () => removed,
     // Delivers a message to the frame as the browser would (structured clone).
     dispatch(data, { source = parent, origin = ORIGIN } = {}) {
@@ -229,4 +247,88 @@ test('hooks are looked up at message time; isogate hook wins over the Tauri hook
   assert.equal(opened.length, 2, 'nothing was sealed for the rejected call');
   await client.invoke('allowed');
   assert.equal(opened[2].seq, 2, 'a rejected message does not consume a seq');
+});
+
+// A frame rendered with a hook ("hook": true) seals only through it.
+const HOOK_CONFIG = { ...CONFIG, hook: true };
+const TIMEOUT = { message: 'isogate: timeout' };
+const sealedRefs = (frame) => frame.toParent.filter((m) => m.data.type === 'sealed').map((m) => m.data.ref);
+// A seal request posted by the parent itself (the page can always do this).
+const directRequest = (ref, cmd) =>
+  ({ isogate: 1, type: 'seal', ref, message: { kind: 'invoke', id: ref, cmd, args: {} }, body: null });
+
+test('rendered with a hook whose script throws before defining it: nothing is ever sealed', async () => {
+  for (const name of ['__ISOGATE_HOOK__', '__TAURI_ISOLATION_HOOK__']) {
+    const hook = `var c = window.appConfig.isolation;\nwindow.${name} = (m) => (c.allow(m) ? m : null);`;
+    const frame = loadFrame(HOOK_CONFIG, { hook });
+    const { client, opened } = wire(frame);
+    assert.equal(frame.scriptErrors.length, 1, 'the hook script threw');
+    await waitFor(() => false); // the key is imported by now
+    frame.dispatch(directRequest(900, 'delete_everything'));
+    await assert.rejects(client.invoke('delete_everything', {}, { timeout: 100 }), TIMEOUT);
+    assert.equal(frame.ready(), false, name);
+    assert.deepEqual(sealedRefs(frame), [], name);
+    assert.equal(opened.length, 0, name);
+  }
+});
+
+test('rendered with a hook whose script defines something else: nothing is ever sealed', async () => {
+  for (const hook of ['', 'window.__ISOGATE_HOOK__ = { check(m) { return m; } };', 'window.__TAURI_ISOLATION_HOOK__ = null;']) {
+    const frame = loadFrame(HOOK_CONFIG, { hook });
+    const { client, opened } = wire(frame);
+    await waitFor(() => false);
+    frame.dispatch(directRequest(900, 'delete_everything'));
+    await assert.rejects(client.invoke('delete_everything', {}, { timeout: 100 }), TIMEOUT);
+    assert.equal(frame.ready(), false, hook);
+    assert.deepEqual(sealedRefs(frame), [], hook);
+    assert.equal(opened.length, 0, hook);
+  }
+});
+
+test('hook defined late: nothing is sealed before it exists, then calls go through it', async () => {
+  for (const hook of [
+    'window.__ISOGATE_HOOK__ = (m) => ({ ...m, args: { ...m.args, hooked: true } });',
+    'window.__TAURI_ISOLATION_HOOK__ = (p) => ({ ...p, payload: { ...p.payload, hooked: true } });',
+  ]) {
+    const frame = loadFrame(HOOK_CONFIG, { parsed: false });
+    const { client, opened } = wire(frame);
+    await waitFor(() => false); // the key is imported, the hook script has not run yet
+    frame.dispatch(directRequest(900, 'delete_everything'));
+    const early = client.invoke('greet', { name: 'Ada' }); // held by the shim until ready
+    await waitFor(() => false);
+    assert.equal(frame.ready(), false);
+    assert.deepEqual(sealedRefs(frame), []);
+    frame.run(hook);
+    frame.finishParsing();
+    assert.equal(await early, 'greet');
+    assert.deepEqual(opened.map((o) => o.message.args), [{ name: 'Ada', hooked: true }], hook);
+    assert.equal(sealedRefs(frame).includes(900), false, 'the request from before the hook stays unsealed');
+  }
+});
+
+test('rendered with a hook that throws or rejects: that message is dropped, the next is sealed', async () => {
+  for (const hook of [
+    `window.__ISOGATE_HOOK__ = (m) => {
+       if (m.cmd === 'throws') throw new Error('no');
+       if (m.cmd === 'rejects') return Promise.reject(new Error('no'));
+       return m;
+     };`,
+    `window.__TAURI_ISOLATION_HOOK__ = (p) => {
+       if (p.cmd === 'throws') throw new Error('no');
+       if (p.cmd === 'rejects') return Promise.reject(new Error('no'));
+       return p;
+     };`,
+    `window.__TAURI_ISOLATION_HOOK__ = async (p) => {
+       if (p.cmd === 'throws' || p.cmd === 'rejects') throw new Error('no');
+       return p;
+     };`,
+  ]) {
+    const frame = loadFrame(HOOK_CONFIG, { hook });
+    const { client, opened } = wire(frame);
+    await client.ready;
+    await assert.rejects(client.invoke('throws', {}, { timeout: 100 }), TIMEOUT);
+    await assert.rejects(client.invoke('rejects', {}, { timeout: 100 }), TIMEOUT);
+    assert.equal(await client.invoke('fine'), 'fine');
+    assert.deepEqual(opened.map((o) => [o.message.cmd, o.seq]), [['fine', 0]], hook);
+  }
 });

@@ -49,7 +49,7 @@ function open(envelope) {
 async function frameWithHook(hookSource) {
   const listeners = [];
   const parent = { postMessage() {} };
-  const config = JSON.stringify({ key: KEY.toString('base64url'), window: 'main', origin: ORIGIN, load: 1 });
+  const config = JSON.stringify({ key: KEY.toString('base64url'), window: 'main', origin: ORIGIN, load: 1, hook: true });
   let configEl = { textContent: config, parentNode: { removeChild() { configEl = null; } } };
   const win = {
     crypto: globalThis.crypto,

@@ -7,6 +7,9 @@
 //! Only the limit scan differs in form: this is the byte-at-a-time scanner
 //! that the block-skipping `scan_limits` replaced (`src/message/mod.rs`
 //! tests it against this form).
+//!
+//! Two documented differences can be switched on: [`Arrays::Refused`] and
+//! [`MinusZero::Integer`].
 
 use crate::message::{valid_name, DecodeError, Limits, MessageKind, MAX_CALL_ID, MAX_DEPTH_CAP};
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
@@ -43,13 +46,31 @@ pub(super) enum Arrays {
     Refused,
 }
 
+/// How the oracle reads the number `-0` (no fraction, no exponent).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum MinusZero {
+    /// As the old decoder did, with serde_json: the double -0.0 (so not an
+    /// integer, and not a valid call id).
+    #[cfg_attr(
+        not(test),
+        expect(dead_code, reason = "the tests pin the old decoder's behaviour")
+    )]
+    Double,
+    /// As `docs/POLICY.md` section 8 says (and `docs/WIRE.md` section 4 for
+    /// the call id): the integer 0. The text is rewritten before serde_json
+    /// reads it: each `-0` token outside strings becomes ` 0`.
+    Integer,
+}
+
 /// The old `message::decode`. With [`Arrays::Refused`], a message JSON
 /// that is an array (which passed the limit scan) is invalid instead of
-/// being read as the sequence of the message's fields; nothing else changes.
+/// being read as the sequence of the message's fields. With
+/// [`MinusZero::Integer`], `-0` is read as `0`. Nothing else changes.
 pub(super) fn decode<'a>(
     plaintext: &'a [u8],
     limits: &Limits,
     arrays: Arrays,
+    minus_zero: MinusZero,
 ) -> Result<Decoded<'a>, DecodeError> {
     if plaintext.len() > limits.max_message_bytes {
         return Err(DecodeError::OverLimit);
@@ -66,7 +87,11 @@ pub(super) fn decode<'a>(
     if arrays == Arrays::Refused && is_array(json) {
         return Err(DecodeError::Invalid);
     }
-    let raw: RawMessage<'a> = serde_json::from_slice(json).map_err(|_| DecodeError::Invalid)?;
+    let json = match minus_zero {
+        MinusZero::Double => Cow::Borrowed(json),
+        MinusZero::Integer => minus_zero_as_zero(json),
+    };
+    let raw: RawMessage<'_> = serde_json::from_slice(&json).map_err(|_| DecodeError::Invalid)?;
     let message = match raw.kind.as_ref() {
         "invoke" => {
             if raw.event.is_some() || raw.payload.is_some() {
@@ -85,7 +110,7 @@ pub(super) fn decode<'a>(
             Decoded {
                 kind: MessageKind::Invoke,
                 id: Some(id),
-                name: cmd,
+                name: Cow::Owned(cmd.into_owned()),
                 args,
                 body,
             }
@@ -102,7 +127,7 @@ pub(super) fn decode<'a>(
             Decoded {
                 kind: MessageKind::Emit,
                 id: None,
-                name: event,
+                name: Cow::Owned(event.into_owned()),
                 args: payload,
                 body: &[],
             }
@@ -110,6 +135,52 @@ pub(super) fn decode<'a>(
         _ => return Err(DecodeError::Invalid),
     };
     Ok(message)
+}
+
+/// `json` with every `-0` token outside strings (a `-` after no letter,
+/// digit, `.`, `+` or `-`, then a `0`, then neither a digit, `.`, `e` nor
+/// `E`) written ` 0`: the same length, the
+/// same structure for the limit scan, and where a value may start both
+/// are a value; where none may, both are an error.
+fn minus_zero_as_zero(json: &[u8]) -> Cow<'_, [u8]> {
+    let mut out: Option<Vec<u8>> = None;
+    let (mut in_string, mut escaped) = (false, false);
+    for (i, &b) in json.iter().enumerate() {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            // Not an exponent's sign (`0e-0`): after `e`, `E` and anything
+            // else a number holds, a `-` starts no number.
+            b'-' if !i
+                .checked_sub(1)
+                .and_then(|p| json.get(p))
+                .is_some_and(|&c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'+' | b'-'))
+                && json.get(i + 1) == Some(&b'0')
+                && !json
+                    .get(i + 2)
+                    .is_some_and(|&c| c.is_ascii_digit() || matches!(c, b'.' | b'e' | b'E')) =>
+            {
+                let text = out.get_or_insert_with(|| json.to_vec());
+                if let Some(minus) = text.get_mut(i) {
+                    *minus = b' ';
+                }
+            }
+            _ => {}
+        }
+    }
+    match out {
+        Some(text) => Cow::Owned(text),
+        None => Cow::Borrowed(json),
+    }
 }
 
 /// Whether the JSON text's first token opens an array.
@@ -269,7 +340,7 @@ mod tests {
 
     fn old(json: &str, limits: &Limits) -> Result<(MessageKind, Value), DecodeError> {
         let p = crate::danger::plaintext(json, b"");
-        decode(&p, limits, Arrays::Accepted).map(|d| (d.kind, d.args))
+        decode(&p, limits, Arrays::Accepted, MinusZero::Double).map(|d| (d.kind, d.args))
     }
 
     fn new(json: &str, limits: &Limits) -> Result<(MessageKind, Value), DecodeError> {
@@ -291,10 +362,39 @@ mod tests {
         );
         let p = crate::danger::plaintext(json, b"");
         assert_eq!(
-            decode(&p, &d, Arrays::Refused).err(),
+            decode(&p, &d, Arrays::Refused, MinusZero::Integer).err(),
             Some(DecodeError::Invalid)
         );
         assert_eq!(new(json, &d), Err(DecodeError::Invalid));
+        super::super::message_differential(&p);
+    }
+
+    #[test]
+    fn minus_zero_is_read_as_zero_when_asked() {
+        let d = Limits::default();
+        let json = r#"{"kind":"invoke","id":-0,"cmd":"a","args":{"a":-0,"b":[-0,-0.0,-0e1,0e-0,-01],"-0":"-0"}}"#;
+        let p = crate::danger::plaintext(json, b"");
+        // The old decoder: -0.0, which is no call id.
+        assert_eq!(old(json, &d), Err(DecodeError::Invalid));
+        let rewritten = minus_zero_as_zero(json.as_bytes());
+        assert_eq!(
+            std::str::from_utf8(&rewritten).unwrap(),
+            r#"{"kind":"invoke","id": 0,"cmd":"a","args":{"a": 0,"b":[ 0,-0.0,-0e1,0e-0,-01],"-0":"-0"}}"#
+        );
+        // `-01` is no JSON, before and after.
+        assert_eq!(
+            decode(&p, &d, Arrays::Refused, MinusZero::Integer).err(),
+            Some(DecodeError::Invalid)
+        );
+        let ok = json.replace(",-01", "");
+        let p = crate::danger::plaintext(&ok, b"");
+        let r = decode(&p, &d, Arrays::Refused, MinusZero::Integer).unwrap();
+        assert_eq!(r.id, Some(0));
+        assert_eq!(
+            r.args.to_string(),
+            r#"{"-0":"-0","a":0,"b":[0,-0.0,-0.0,0.0]}"#
+        );
+        assert_eq!(new(&ok, &d), Ok((MessageKind::Invoke, r.args.clone())));
         super::super::message_differential(&p);
     }
 

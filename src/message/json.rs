@@ -13,8 +13,11 @@ use std::borrow::Cow;
 use std::fmt;
 
 /// A JSON value borrowed from a message. Same shape as
-/// [`serde_json::Value`], with the same number semantics (integers that fit
-/// are `u64`/`i64`, the rest are correctly rounded `f64`).
+/// [`serde_json::Value`], with the number semantics of `docs/POLICY.md`
+/// section 8: a number without fraction or exponent from -2^63 to
+/// 2^64 - 1 is an integer (`u64`, or `i64` when negative; `-0` is the
+/// integer 0, where serde_json reads -0.0), the rest are correctly rounded
+/// `f64`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Json<'a> {
     /// `null`.
@@ -131,8 +134,8 @@ impl<'a> Json<'a> {
     }
 
     /// The JSON type's name: `null`, `boolean`, `integer` (a number without
-    /// fraction or exponent that fits 64 bits), `number`, `string`, `array`
-    /// or `object`.
+    /// fraction or exponent from -2^63 to 2^64 - 1), `number`, `string`,
+    /// `array` or `object`.
     pub fn type_name(&self) -> &'static str {
         match self {
             Json::Null => "null",
@@ -423,7 +426,8 @@ impl fmt::Display for Json<'_> {
 /// characters in strings, no non-finite numbers), plus what the message
 /// format adds: no duplicate keys, at most `max_depth` nested containers
 /// and `max_items` entries in any one. Limits are checked before the
-/// allocation they would bound.
+/// allocation they would bound. Values are serde_json's but for `-0`, the
+/// integer 0 here (`docs/POLICY.md` section 8).
 pub(crate) struct Parser<'a> {
     /// The JSON text, already checked as UTF-8 in one pass, so a string
     /// without escapes becomes a `str` by slicing it.
@@ -810,28 +814,26 @@ impl<'a> Parser<'a> {
         Ok(code)
     }
 
-    /// A number, with `serde_json`'s semantics: an integer without fraction
-    /// or exponent is a `u64` (or an `i64` when negative) if it fits; the
-    /// rest, `-0` included, is the `f64` serde_json reads (correctly
-    /// rounded with its `float_roundtrip` feature); a number whose
-    /// `f64` is infinite is invalid. Whitespace before it is skipped.
+    /// A number (`docs/POLICY.md` section 8, "Numbers"; the policy
+    /// reader reads the same token to the same value): without fraction or
+    /// exponent and from -2^63 to 2^64 - 1, an integer (`u64`, or `i64`
+    /// when negative; `-0` is the integer 0); otherwise the nearest `f64`.
+    /// A number whose `f64` is infinite is invalid. Whitespace before it is
+    /// skipped.
     pub(crate) fn number(&mut self) -> Parsed<Number> {
         // `"id": 1` has a space before the number, as JSON allows.
         self.next_token();
         let bytes = self.bytes;
         let start = self.pos;
         let mut i = start;
-        let negative = bytes.get(i) == Some(&b'-');
-        if negative {
+        if bytes.get(i) == Some(&b'-') {
             i += 1;
         }
-        let int_start = i;
         match bytes.get(i) {
             Some(b'0') => i += 1,
             Some(b'1'..=b'9') => i = digits_end(bytes, i),
             _ => return Err(DecodeError::Invalid),
         }
-        let int_end = i;
         let mut integer = true;
         if bytes.get(i) == Some(&b'.') {
             integer = false;
@@ -854,25 +856,8 @@ impl<'a> Parser<'a> {
             }
         }
         self.pos = i;
-        if integer {
-            let digits = bytes.get(int_start..int_end).ok_or(DecodeError::Invalid)?;
-            if let Some(magnitude) = digits_u64(digits) {
-                if !negative {
-                    return Ok(Number::from(magnitude));
-                }
-                if magnitude != 0 {
-                    if let Some(n) = 0i64.checked_sub_unsigned(magnitude) {
-                        return Ok(Number::from(n));
-                    }
-                }
-            }
-        }
-        let text = bytes.get(start..i).ok_or(DecodeError::Invalid)?;
-        // serde_json reads it, as the decoder before this one did:
-        // `str::parse` caps the exponent it reads at about 65,536, so with as
-        // many digits it is wrong (`1`, 70,000 zeros, `e-700000` gave 1.0).
-        let f: f64 = serde_json::from_slice(text).map_err(|_| DecodeError::Invalid)?;
-        Number::from_f64(f).ok_or(DecodeError::Invalid)
+        let token = bytes.get(start..i).ok_or(DecodeError::Invalid)?;
+        crate::number::from_token(token, integer).ok_or(DecodeError::Invalid)
     }
 }
 
@@ -894,14 +879,6 @@ fn digits_end(bytes: &[u8], mut i: usize) -> usize {
         i += 1;
     }
     i
-}
-
-/// The value of ASCII decimal digits, or `None` when it overflows a `u64`.
-fn digits_u64(digits: &[u8]) -> Option<u64> {
-    digits.iter().try_fold(0u64, |n, &d| {
-        n.checked_mul(10)?
-            .checked_add(u64::from(d.wrapping_sub(b'0')))
-    })
 }
 
 /// Whether `b` ends a run of plain string bytes.
@@ -982,7 +959,8 @@ mod tests {
     #[test]
     fn agrees_with_serde_json_on_valid_text() {
         for text in [
-            r#"{"b":[1,-2,3.5,-0,0,1e3,1E-3,-0.0],"a":{"x":null,"y":true,"z":false}}"#,
+            // `-0` aside (see `minus_zero_is_the_integer_zero`).
+            r#"{"b":[1,-2,3.5,0,1e3,1E-3,-0.0,1.0,1e0],"a":{"x":null,"y":true,"z":false}}"#,
             r#""\u00e9\ud83d\ude00\n\t\"\\\/\b\f\r""#,
             "18446744073709551615",
             "18446744073709551616",
@@ -1003,6 +981,27 @@ mod tests {
             assert_eq!(ours, reference, "{text}");
             assert_eq!(ours.to_string(), reference.to_string(), "{text}");
         }
+    }
+
+    #[test]
+    fn minus_zero_is_the_integer_zero() {
+        // Written without fraction or exponent, `-0` is an integer
+        // (`docs/POLICY.md` section 8), the integer 0; serde_json reads the
+        // double -0.0. `-0.0` and `-0e0` stay doubles.
+        let v = parse("[-0,-0.0,-0e0,0]").unwrap();
+        let items = v.as_array().unwrap();
+        assert_eq!(items[0], Json::Number(Number::from(0u64)));
+        assert_eq!(items[0].type_name(), "integer");
+        assert_eq!(items[0].to_string(), "0");
+        for item in &items[1..3] {
+            assert_eq!(item.type_name(), "number");
+            assert!(item
+                .as_f64()
+                .is_some_and(|f| f == 0.0 && f.is_sign_negative()));
+        }
+        assert_eq!(items[3], items[0]);
+        let serde: Value = serde_json::from_str("-0").unwrap();
+        assert!(serde.is_f64());
     }
 
     #[test]

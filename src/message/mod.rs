@@ -565,6 +565,41 @@ mod tests {
     }
 
     #[test]
+    fn call_ids_are_integers_in_range() {
+        // `docs/WIRE.md` section 4: an integer as `docs/POLICY.md` section 8
+        // defines it (no fraction, no exponent; `-0` is 0), 0 to 2^53 - 1.
+        for (id, want) in [
+            ("0", Some(0)),
+            ("-0", Some(0)),
+            ("7", Some(7)),
+            ("9007199254740991", Some(MAX_CALL_ID)),
+            ("9007199254740992", None),
+            ("18446744073709551616", None),
+            ("-1", None),
+            ("1.0", None),
+            ("1e0", None),
+            ("0.0", None),
+            ("-0.0", None),
+            ("0e0", None),
+            ("1e400", None),
+            ("01", None),
+            ("+1", None),
+        ] {
+            // The frame's layout (read by the shorter path) and another one.
+            for json in [
+                format!(r#"{{"kind":"invoke","id":{id},"cmd":"c","args":{{}}}}"#),
+                format!(r#"{{"cmd":"c", "args":{{}}, "id": {id}, "kind":"invoke"}}"#),
+            ] {
+                let got = dec(&json).ok().map(|m| match m {
+                    Message::Invoke { id, .. } => id,
+                    Message::Emit { .. } => u64::MAX,
+                });
+                assert_eq!(got, want, "{json}");
+            }
+        }
+    }
+
+    #[test]
     fn body_travels_after_the_json() {
         let p = plain(
             r#"{"kind":"invoke","id":1,"cmd":"up","args":{}}"#,

@@ -4,7 +4,7 @@
 //! many rules are loaded. Cross-file checks (duplicate ids, allow rules a
 //! deny fully shadows) happen here.
 
-use super::errors::Sink;
+use super::errors::{quote, Sink};
 use super::model::{plugin_prefix, Effect, FileModel, Name, Rule};
 use super::Rate;
 use crate::message::{Limits, MessageKind};
@@ -82,8 +82,11 @@ pub(crate) fn compose(files: Vec<FileModel>, sinks: &mut [Sink<'_>]) -> Option<C
             if first.id == second.id {
                 let first_file = sinks.get(first.at.file).map_or("", |s| s.file);
                 let message = format!(
-                    "duplicate rule id `{}`, also defined at {}:{}:{}",
-                    second.id, first_file, first.at.id_pos.line, first.at.id_pos.column
+                    "duplicate rule id {}, also defined at {}:{}:{}",
+                    quote(&second.id),
+                    first_file,
+                    first.at.id_pos.line,
+                    first.at.id_pos.column
                 );
                 if let Some(sink) = sinks.get_mut(second.at.file) {
                     sink.hint(
@@ -104,8 +107,12 @@ pub(crate) fn compose(files: Vec<FileModel>, sinks: &mut [Sink<'_>]) -> Option<C
         if let Some(deny) = shadow {
             let deny_file = sinks.get(deny.at.file).map_or("", |s| s.file);
             let message = format!(
-                "allow rule `{}` can never allow anything: deny rule `{}` ({}:{}:{}) denies all its names in all its windows and origins",
-                allow.id, deny.id, deny_file, deny.at.pos.line, deny.at.pos.column
+                "allow rule {} can never allow anything: deny rule {} ({}:{}:{}) denies all its names in all its windows and origins",
+                quote(&allow.id),
+                quote(&deny.id),
+                deny_file,
+                deny.at.pos.line,
+                deny.at.pos.column
             );
             if let Some(sink) = sinks.get_mut(allow.at.file) {
                 sink.hint(

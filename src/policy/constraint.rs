@@ -2,6 +2,7 @@
 //! them. Checking never allocates unless asked for a trace of where a value
 //! failed (only done once a message is already denied).
 
+use super::errors::quote;
 use super::path::{PathFail, PathRule};
 use crate::message::Json;
 use regex::Regex;
@@ -139,28 +140,19 @@ pub(crate) fn type_of(v: &Value) -> &'static str {
     }
 }
 
-fn as_i128(n: &Number) -> Option<i128> {
-    n.as_i64()
-        .map(i128::from)
-        .or_else(|| n.as_u64().map(i128::from))
-}
-
-/// Compares numbers by value: exactly when both are integers, as 64-bit
-/// floats otherwise.
+/// Compares numbers by value, exactly (see [`crate::number::cmp`]).
 pub(crate) fn cmp_numbers(a: &Number, b: &Number) -> Option<Ordering> {
-    match (as_i128(a), as_i128(b)) {
-        (Some(x), Some(y)) => Some(x.cmp(&y)),
-        _ => a.as_f64()?.partial_cmp(&b.as_f64()?),
-    }
+    crate::number::cmp(a, b)
 }
 
 /// JSON equality between an allowed value (from the policy) and a
-/// message's value, where numbers compare by value (`1` equals `1.0`).
+/// message's value, where numbers compare by value, exactly (`1` equals
+/// `1.0`, `0` equals `-0.0`; 9007199254740993 is not 9007199254740992.0).
 pub(crate) fn json_eq(a: &Value, b: &Json<'_>) -> bool {
     match (a, b) {
         (Value::Null, Json::Null) => true,
         (Value::Bool(x), Json::Bool(y)) => x == y,
-        (Value::Number(x), Json::Number(y)) => cmp_numbers(x, y) == Some(Ordering::Equal),
+        (Value::Number(x), Json::Number(y)) => crate::number::eq(x, y),
         (Value::String(x), Json::String(y)) => x == y,
         (Value::Array(x), Json::Array(y)) => {
             x.len() == y.len() && x.iter().zip(y).all(|(p, q)| json_eq(p, q))
@@ -391,17 +383,17 @@ pub(crate) fn describe(
             "{subject} is {}, which is not one of the allowed values",
             short(value)
         ),
-        Fail::Pattern(p) => format!("{subject} does not match pattern `{p}`"),
+        Fail::Pattern(p) => format!("{subject} does not match pattern {}", quote(p)),
         Fail::TooShort(n) => format!("{subject} is shorter than {n} characters"),
         Fail::TooLong(n) => format!("{subject} is longer than {n} characters"),
         Fail::Below(m) => format!("{subject} is {}, below minimum {m}", short(value)),
         Fail::Above(m) => format!("{subject} is {}, above maximum {m}", short(value)),
         Fail::TooFewItems(n) => format!("{subject} has fewer than {n} items"),
         Fail::TooManyItems(n) => format!("{subject} has more than {n} items"),
-        Fail::Unknown(k) if root_args => format!("unknown argument `{k}`"),
-        Fail::Unknown(k) => format!("{subject} has unknown field `{k}`"),
-        Fail::Missing(k) if root_args => format!("missing argument `{k}`"),
-        Fail::Missing(k) => format!("{subject} lacks required field `{k}`"),
+        Fail::Unknown(k) if root_args => format!("unknown argument {}", quote(k)),
+        Fail::Unknown(k) => format!("{subject} has unknown field {}", quote(k)),
+        Fail::Missing(k) if root_args => format!("missing argument {}", quote(k)),
+        Fail::Missing(k) => format!("{subject} lacks required field {}", quote(k)),
         Fail::Path(f, rule) => format!("{subject} {}", f.describe(rule)),
     }
 }
@@ -443,6 +435,23 @@ mod tests {
         ));
         assert!(!json_eq(&json!({"a": 1}), &j(&json!({"a": 1, "b": 2}))));
         assert!(!json_eq(&json!("1"), &j(&json!(1))));
+        // Exact, not through `f64`: 2^53 + 1 is no double.
+        assert!(!json_eq(
+            &json!(9007199254740993u64),
+            &j(&json!(9007199254740992.0))
+        ));
+        assert!(json_eq(
+            &json!(9007199254740992u64),
+            &j(&json!(9007199254740992.0))
+        ));
+        assert!(json_eq(&json!(0), &j(&json!(-0.0))));
+        assert_eq!(
+            cmp_numbers(
+                &n(json!(9007199254740993u64)),
+                &n(json!(9007199254740992.0))
+            ),
+            Some(Ordering::Greater)
+        );
     }
 
     /// Integers compare exactly, past the 53 bits a float holds.

@@ -5,6 +5,7 @@
 
 use super::compile::Candidates;
 use super::constraint::{describe, Step};
+use super::errors::quote;
 use super::model::{Effect, Rule};
 use super::origin::Origin;
 use super::{Decision, Policy, Query};
@@ -237,9 +238,9 @@ fn locate<'v, 'a>(req: &Query<'v, 'a>, trace: &[Step<'_>]) -> (String, &'v Json<
     }
     let subject = match (req.kind, path.is_empty()) {
         (MessageKind::Invoke, true) => "arguments".to_owned(),
-        (MessageKind::Invoke, false) => format!("argument `{path}`"),
+        (MessageKind::Invoke, false) => format!("argument {}", quote(&path)),
         (MessageKind::Emit, true) => "payload".to_owned(),
-        (MessageKind::Emit, false) => format!("payload `{path}`"),
+        (MessageKind::Emit, false) => format!("payload {}", quote(&path)),
     };
     (subject, value)
 }

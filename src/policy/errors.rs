@@ -4,6 +4,46 @@
 use super::json::Pos;
 use std::fmt;
 
+/// Most characters of user input an error message quotes: past this, it
+/// shows the first `MAX_QUOTED_CHARS` characters, then `…` and the total
+/// length (`docs/POLICY.md` section 11).
+pub(crate) const MAX_QUOTED_CHARS: usize = 64;
+
+/// Longest entry, in characters, that a hint suggests writing instead
+/// (`write `...``): a suggestion must be a valid entry, so it is never
+/// cut; a longer one is left out.
+pub(crate) const MAX_SUGGESTION_CHARS: usize = 256;
+
+/// User input as an error message quotes it: in backticks, cut after
+/// [`MAX_QUOTED_CHARS`] characters (`` `abc…` (3145728 characters) ``).
+pub(crate) fn quote(input: &str) -> String {
+    match cut_at(input) {
+        None => format!("`{input}`"),
+        Some(head) => format!("`{head}…` ({} characters)", input.chars().count()),
+    }
+}
+
+/// User input that a message shows without backticks (a number as
+/// written), cut like [`quote`].
+pub(crate) fn cut(input: &str) -> String {
+    match cut_at(input) {
+        None => input.to_owned(),
+        Some(head) => format!("{head}… ({} characters)", input.chars().count()),
+    }
+}
+
+/// The first [`MAX_QUOTED_CHARS`] characters of `input`, when it has more.
+fn cut_at(input: &str) -> Option<&str> {
+    let (end, _) = input.char_indices().nth(MAX_QUOTED_CHARS)?;
+    input.get(..end)
+}
+
+/// A hint that suggests writing `entry` instead, when `entry` is short
+/// enough to show whole ([`MAX_SUGGESTION_CHARS`]).
+pub(crate) fn suggest(entry: &str) -> Option<String> {
+    (entry.chars().count() <= MAX_SUGGESTION_CHARS).then(|| format!("write `{entry}`"))
+}
+
 /// A load-time error, located in its file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PolicyError {
@@ -33,7 +73,8 @@ impl fmt::Display for PolicyError {
             )?;
         }
         if !self.pointer.is_empty() {
-            write!(f, " (at `{}`)", self.pointer)?;
+            // The pointer holds the file's keys: cut like any user input.
+            write!(f, " (at {})", quote(&self.pointer))?;
         }
         if let Some(hint) = &self.hint {
             write!(f, "\n  hint: {hint}")?;
@@ -162,6 +203,26 @@ mod tests {
         assert_eq!(did_you_mean("zzz", &keys), None);
         assert_eq!(edit_distance("kitten", "sitting"), 3);
         assert_eq!(edit_distance("", "abc"), 3);
+    }
+
+    #[test]
+    fn user_input_is_cut() {
+        let exact = "é".repeat(MAX_QUOTED_CHARS);
+        assert_eq!(quote(&exact), format!("`{exact}`"));
+        assert_eq!(quote("a`b"), "`a`b`");
+        let long = format!("{exact}x{}", "y".repeat(3 * 1024 * 1024));
+        let q = quote(&long);
+        assert_eq!(
+            q,
+            format!("`{exact}…` ({} characters)", 3 * 1024 * 1024 + 65)
+        );
+        assert_eq!(
+            cut(&long),
+            format!("{exact}… ({} characters)", 3 * 1024 * 1024 + 65)
+        );
+        assert_eq!(cut("1e400"), "1e400");
+        assert_eq!(suggest("http://a"), Some("write `http://a`".into()));
+        assert_eq!(suggest(&"a".repeat(MAX_SUGGESTION_CHARS + 1)), None);
     }
 
     #[test]

@@ -41,7 +41,8 @@ pub(crate) struct Member {
 pub(crate) enum Json {
     Null,
     Bool(bool),
-    Number(Number),
+    /// A number's value and its token as written (errors quote that).
+    Number(Number, String),
     String(String),
     Array(Vec<Node>),
     /// Members in file order, without duplicates.
@@ -112,7 +113,7 @@ impl Node {
         match &self.value {
             Json::Null => Value::Null,
             Json::Bool(b) => Value::Bool(*b),
-            Json::Number(n) => Value::Number(n.clone()),
+            Json::Number(n, _) => Value::Number(n.clone()),
             Json::String(s) => Value::String(s.clone()),
             Json::Array(items) => Value::Array(items.iter().map(Node::to_value).collect()),
             Json::Object(members) => Value::Object(
@@ -129,7 +130,7 @@ impl Node {
         match &self.value {
             Json::Null => "null",
             Json::Bool(_) => "a boolean",
-            Json::Number(_) => "a number",
+            Json::Number(..) => "a number",
             Json::String(_) => "a string",
             Json::Array(_) => "an array",
             Json::Object(_) => "an object",
@@ -242,7 +243,10 @@ impl Parser<'_> {
                 self.expect_literal("null")?;
                 Json::Null
             }
-            Some(b'-' | b'0'..=b'9') => Json::Number(self.number()?),
+            Some(b'-' | b'0'..=b'9') => {
+                let (n, token) = self.number()?;
+                Json::Number(n, token)
+            }
             _ => {
                 return Err(self.fail(format!(
                     "expected a JSON value, found {}",
@@ -437,7 +441,8 @@ impl Parser<'_> {
         Some(v)
     }
 
-    fn number(&mut self) -> Result<Number, SyntaxError> {
+    /// A number's value and its token.
+    fn number(&mut self) -> Result<(Number, String), SyntaxError> {
         let start = self.pos;
         let from = self.at;
         let bad = |message: &str| err_at(start, message.to_owned());
@@ -474,25 +479,18 @@ impl Parser<'_> {
             }
             self.digits();
         }
-        let text = self
+        let token = self
             .bytes
             .get(from..self.at)
-            .and_then(|b| std::str::from_utf8(b).ok())
             .ok_or_else(|| bad("invalid number"))?;
-        // Same representation as serde_json (u64, then i64, then f64), so
-        // that enum values compare like the request values serde produced.
-        if integer {
-            if let Ok(u) = text.parse::<u64>() {
-                return Ok(Number::from(u));
-            }
-            if let Ok(i) = text.parse::<i64>() {
-                return Ok(Number::from(i));
-            }
-        }
-        match text.parse::<f64>() {
-            Ok(f) if f.is_finite() => Number::from_f64(f).ok_or_else(|| bad("number out of range")),
-            _ => Err(bad("number out of range")),
-        }
+        // The same value the message reader gives the same token
+        // (`docs/POLICY.md` section 8, "Numbers"), so that enum values and
+        // bounds compare with what a message holds.
+        let n =
+            crate::number::from_token(token, integer).ok_or_else(|| bad("number out of range"))?;
+        // The token is ASCII (the grammar above), so this never fails.
+        let text = std::str::from_utf8(token).map_err(|_| bad("invalid number"))?;
+        Ok((n, text.to_owned()))
     }
 
     fn digits(&mut self) {
@@ -540,6 +538,114 @@ mod tests {
         let doc = parse(text).unwrap();
         let expected: Value = serde_json::from_str(text).unwrap();
         assert_eq!(doc.root.to_value(), expected);
+    }
+
+    /// The number tokens the edges of `docs/POLICY.md` section 8
+    /// ("Numbers") are about, then generated ones.
+    fn number_tokens() -> Vec<String> {
+        let mut tokens: Vec<String> = [
+            "0",
+            "-0",
+            "0.0",
+            "-0.0",
+            "-0e0",
+            "0e-5",
+            "1",
+            "-1",
+            "1.0",
+            "1e0",
+            "1E+0",
+            "10e-1",
+            "9007199254740991",
+            "9007199254740992",
+            "9007199254740993",
+            "9007199254740993.0",
+            "9223372036854775807",
+            "9223372036854775808",
+            "-9223372036854775808",
+            "-9223372036854775809",
+            "18446744073709551615",
+            "18446744073709551616",
+            "-18446744073709551616",
+            "123456789012345678901234567890",
+            "0.1",
+            "1e308",
+            "1e309",
+            "-1e309",
+            "1e400",
+            "1e-400",
+            "-1e-400",
+            "4.9e-324",
+            "2.4e-324",
+            "2.5e-324",
+            "1.7976931348623157e308",
+            "1.7976931348623158e308",
+            "1.7976931348623159e308",
+            "2.2250738585072011e-308",
+        ]
+        .iter()
+        .map(|t| (*t).to_owned())
+        .collect();
+        tokens.push(format!("1{}", "0".repeat(400)));
+        tokens.push(format!("-1{}", "0".repeat(400)));
+        tokens.push(format!("1{}e-700000", "0".repeat(70_000)));
+        tokens.push(format!("1{}e-69999", "0".repeat(70_000)));
+        tokens.push(format!("0.{}1e655360", "0".repeat(70_000)));
+        let mut next = crate::test_rng::xorshift(808);
+        for _ in 0..3000 {
+            let mut t = String::new();
+            if next() % 3 == 0 {
+                t.push('-');
+            }
+            let digits = match next() % 4 {
+                0 => 1,
+                1 => 1 + next() as usize % 5,
+                2 => 15 + next() as usize % 6,
+                _ => 17 + next() as usize % 30,
+            };
+            for i in 0..digits {
+                let d = next() % 10;
+                t.push(char::from(
+                    b'0' + if i == 0 && digits > 1 { 1 + d % 9 } else { d } as u8,
+                ));
+            }
+            if next() % 3 == 0 {
+                t.push('.');
+                for _ in 0..1 + next() % 20 {
+                    t.push(char::from(b'0' + (next() % 10) as u8));
+                }
+            }
+            if next() % 3 == 0 {
+                t.push_str(["e", "E-", "e+", "e-"][next() as usize % 4]);
+                t.push_str(&(next() % 420).to_string());
+            }
+            tokens.push(t);
+        }
+        tokens
+    }
+
+    #[test]
+    fn numbers_read_as_the_message_reader_reads_them() {
+        for token in number_tokens() {
+            let ours = parse(&token).map(|d| d.root.value);
+            let json = format!(r#"{{"kind":"emit","event":"e","payload":{token}}}"#);
+            let plain = crate::danger::plaintext(&json, b"");
+            let message = crate::message::decode(&plain, &crate::message::Limits::default());
+            let theirs = message.as_ref().map(|m| m.args());
+            match (&ours, &theirs) {
+                (Ok(Json::Number(a, _)), Ok(crate::message::Json::Number(b))) => {
+                    // Same representation (integer or double), same bits.
+                    assert_eq!(
+                        (a.as_u64(), a.as_i64(), a.as_f64().map(f64::to_bits)),
+                        (b.as_u64(), b.as_i64(), b.as_f64().map(f64::to_bits)),
+                        "{token}"
+                    );
+                    assert_eq!(a.is_f64(), b.is_f64(), "{token}");
+                }
+                (Err(e), Err(_)) => assert_eq!(e.message, "number out of range", "{token}"),
+                _ => panic!("{token}: policy {ours:?}, message {theirs:?}"),
+            }
+        }
     }
 
     #[test]

@@ -48,6 +48,14 @@ mod path;
 pub(crate) use constraint::type_of;
 pub(crate) use decide::allow;
 pub(crate) use origin::same_origin;
+/// Whether Windows reads a path segment as something else than a name.
+pub(crate) use path::windows_form;
+
+/// Whether `origin` parses as a request origin (`docs/POLICY.md` section
+/// 7): then it is also a valid `origins` entry that matches it.
+pub(crate) fn origin_parses(origin: &str) -> bool {
+    origin::Origin::parse(origin).is_some()
+}
 
 pub use errors::{PolicyError, PolicyErrors};
 
@@ -132,6 +140,15 @@ impl Decision {
             Value::String(self.reason.clone())
         )
     }
+}
+
+/// The refusal of a request whose window is not a window label.
+fn bad_window(window: &str) -> Option<Decision> {
+    (!crate::names::is_window_label(window)).then(|| Decision {
+        allowed: false,
+        rule: None,
+        reason: "the window is not a window label (1 to 128 bytes without whitespace, control characters or `*`)".to_owned(),
+    })
 }
 
 /// A per-window message rate: a token bucket refilled at `per_second`
@@ -243,7 +260,13 @@ impl Policy {
     /// allow rule with the smallest id whose scope and constraints pass lets
     /// it through; otherwise it is refused by default, and the reason says
     /// why each allow rule in scope did not pass.
+    ///
+    /// A window that is not a window label ([`crate::is_window_label`]) is
+    /// refused whatever the rules say: no sender can have it.
     pub fn decide(&self, req: &Request<'_>) -> Decision {
+        if let Some(refused) = bad_window(req.window) {
+            return refused;
+        }
         self.evaluate(&req.query(&Json::from_value(req.args)), false)
     }
 
@@ -251,6 +274,9 @@ impl Policy {
     /// (what a deny covers, which rules name the message but not this
     /// sender). For logs and `isogate policy decide`, not the hot path.
     pub fn explain(&self, req: &Request<'_>) -> Decision {
+        if let Some(refused) = bad_window(req.window) {
+            return refused;
+        }
         self.evaluate(&req.query(&Json::from_value(req.args)), true)
     }
 
@@ -462,6 +488,39 @@ mod tests {
              deny rule `no-settings` names command `greet` but not for window `other`; \
              allow rule `for-main` names command `greet` but not for window `other`; \
              allow rule `for-site` names command `greet` but not at origin `http://127.0.0.1:1420`"
+        );
+    }
+
+    #[test]
+    fn reasons_cut_long_values() {
+        // A quoted value over 64 characters shows its first 64, `…` and
+        // its length (`docs/POLICY.md` section 5): a long pattern or key
+        // does not make every reason as long.
+        let pattern = format!("(?:{})", "ab|".repeat(40) + "c");
+        let p = load(&format!(
+            r#"{{"version": 1, "rules": [
+              {{"id": "r", "effect": "allow", "commands": ["f"], "windows": ["main"],
+               "args": {{"type": "object", "properties": {{"s": {{"type": "string", "pattern": "{pattern}"}}}}}}}}
+            ]}}"#
+        ));
+        let bad = ask(&p, "main", "f", json!({"s": "x"}));
+        let head: String = pattern.chars().take(64).collect();
+        assert_eq!(
+            bad.reason,
+            format!(
+                "no rule allows command `f` for window `main` at origin `http://127.0.0.1:1420`: rule `r`: argument `s` does not match pattern `{head}…` ({} characters)",
+                pattern.len()
+            )
+        );
+        let key = "k".repeat(70);
+        let unknown = ask(&p, "main", "f", json!({ key.as_str(): 1 }));
+        assert!(
+            unknown.reason.ends_with(&format!(
+                "rule `r`: unknown argument `{}…` (70 characters)",
+                "k".repeat(64)
+            )),
+            "{}",
+            unknown.reason
         );
     }
 

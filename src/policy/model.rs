@@ -3,7 +3,7 @@
 //! (never stopping at the first).
 
 use super::constraint::{describe, Constraint, Kind, Pattern};
-use super::errors::{did_you_mean, one_of, Sink};
+use super::errors::{cut, did_you_mean, one_of, quote, Sink};
 use super::glob::Star;
 use super::json::{escape_pointer, Document, Json, Member, Node, Pos};
 use super::origin::OriginPattern;
@@ -14,12 +14,15 @@ use regex::RegexBuilder;
 use serde_json::Number;
 use std::cmp::Ordering;
 
+/// The hint for a bound of type `integer` that is not an integer.
+const INTEGER_HINT: &str = "an integer is written without fraction or exponent, from -9223372036854775808 to 18446744073709551615";
+
 /// Compiled size bound of one `pattern` regex, in bytes.
 pub(crate) const MAX_REGEX_SIZE: usize = 1 << 20;
 /// Longest rule id.
 pub(crate) const MAX_ID_LEN: usize = 128;
 /// Longest window label or window glob.
-pub(crate) const MAX_WINDOW_LEN: usize = 128;
+pub(crate) use crate::names::MAX_WINDOW_LEN;
 
 const FILE_KEYS: &[&str] = &["$schema", "version", "limits", "rules", "comment"];
 const LIMIT_KEYS: &[&str] = &[
@@ -152,8 +155,10 @@ pub(crate) fn walk(doc: &Document, file: usize, sink: &mut Sink<'_>) -> FileMode
             d.pos,
             &d.pointer,
             format!(
-                "duplicate key `{}`; the first is at line {}, column {}",
-                d.key, d.first.line, d.first.column
+                "duplicate key {}; the first is at line {}, column {}",
+                quote(&d.key),
+                d.first.line,
+                d.first.column
             ),
         );
     }
@@ -197,13 +202,12 @@ fn child(ptr: &str, key: &str) -> String {
     format!("{ptr}/{}", escape_pointer(key))
 }
 
+/// A JSON value from the file for a message (before [`quote`]): numbers as
+/// written, anything else as compact JSON.
 fn render(n: &Node) -> String {
-    let text = n.to_value().to_string();
-    if text.chars().count() > 60 {
-        let cut: String = text.chars().take(57).collect();
-        format!("{cut}...")
-    } else {
-        text
+    match &n.value {
+        Json::Number(_, token) => token.clone(),
+        _ => n.to_value().to_string(),
     }
 }
 
@@ -245,12 +249,12 @@ impl Walker<'_, '_> {
                 Some(s) => self.error(
                     m.key_pos,
                     &at,
-                    format!("unknown field `{}`, did you mean `{s}`?", m.key),
+                    format!("unknown field {}, did you mean `{s}`?", quote(&m.key)),
                 ),
                 None => self.hint(
                     m.key_pos,
                     &at,
-                    format!("unknown field `{}`", m.key),
+                    format!("unknown field {}", quote(&m.key)),
                     format!("expected {}", one_of(allowed)),
                 ),
             }
@@ -297,13 +301,13 @@ impl Walker<'_, '_> {
 
     fn count(&mut self, node: &Node, ptr: &str) -> Option<usize> {
         match &node.value {
-            Json::Number(n) => match n.as_u64().and_then(|u| usize::try_from(u).ok()) {
+            Json::Number(n, token) => match n.as_u64().and_then(|u| usize::try_from(u).ok()) {
                 Some(u) => Some(u),
                 None => {
                     self.error(
                         node.pos,
                         ptr,
-                        format!("expected a non-negative integer, found `{n}`"),
+                        format!("expected a non-negative integer, found {}", quote(token)),
                     );
                     None
                 }
@@ -318,10 +322,15 @@ impl Walker<'_, '_> {
     fn bounded(&mut self, m: &Member, ptr: &str, lo: usize, hi: usize) -> Option<usize> {
         let n = self.count(&m.value, ptr)?;
         if n < lo || n > hi {
+            // As written (`-0`, not `0`).
+            let written = match &m.value.value {
+                Json::Number(_, token) => cut(token),
+                _ => n.to_string(),
+            };
             self.error(
                 m.value.pos,
                 ptr,
-                format!("`{}` must be from {lo} to {hi}, not {n}", m.key),
+                format!("`{}` must be from {lo} to {hi}, not {written}", m.key),
             );
             return None;
         }
@@ -349,11 +358,14 @@ impl Walker<'_, '_> {
         if let Some(m) = self.require(&obj, "version", Some("add `\"version\": 1`")) {
             let ptr = obj.child("version");
             match &m.value.value {
-                Json::Number(n) if n.as_u64() == Some(1) => {}
-                Json::Number(n) => self.error(
+                Json::Number(n, _) if n.as_u64() == Some(1) => {}
+                Json::Number(_, token) => self.error(
                     m.value.pos,
                     &ptr,
-                    format!("unsupported policy version `{n}`; this isogate reads version 1"),
+                    format!(
+                        "unsupported policy version {}; this isogate reads version 1",
+                        quote(token)
+                    ),
                 ),
                 _ => self.expected(&m.value, &ptr, "the number 1"),
             }
@@ -425,7 +437,7 @@ impl Walker<'_, '_> {
                 self.hint(
                     m.value.pos,
                     &p,
-                    format!("invalid rule id `{id}`"),
+                    format!("invalid rule id {}", quote(id)),
                     "ids are 1 to 128 characters from `a-z 0-9 . _ -` and start with a letter or digit",
                 );
                 return None;
@@ -442,12 +454,12 @@ impl Walker<'_, '_> {
                         Some(s) => self.error(
                             m.value.pos,
                             &p,
-                            format!("unknown effect `{other}`, did you mean `{s}`?"),
+                            format!("unknown effect {}, did you mean `{s}`?", quote(other)),
                         ),
                         None => self.hint(
                             m.value.pos,
                             &p,
-                            format!("unknown effect `{other}`"),
+                            format!("unknown effect {}", quote(other)),
                             "expected `allow` or `deny`",
                         ),
                     }
@@ -617,7 +629,7 @@ impl Walker<'_, '_> {
                 self.hint(
                     item.pos,
                     &p,
-                    format!("invalid wildcard in {what} name `{s}`"),
+                    format!("invalid wildcard in {what} name {}", quote(s)),
                     "names match exactly; the only wildcard is `plugin:NAME|*`, for every command of one plugin",
                 );
                 ok = false;
@@ -628,7 +640,7 @@ impl Walker<'_, '_> {
                 self.hint(
                     item.pos,
                     &p,
-                    format!("invalid {what} name `{s}`"),
+                    format!("invalid {what} name {}", quote(s)),
                     format!(
                         "names are 1 to {MAX_NAME_LEN} characters from `A-Z a-z 0-9 _ - . : | /`"
                     ),
@@ -637,7 +649,7 @@ impl Walker<'_, '_> {
                 continue;
             };
             if out.contains(&name) {
-                self.error(item.pos, &p, format!("{what} `{s}` is listed twice"));
+                self.error(item.pos, &p, format!("{what} {} is listed twice", quote(s)));
                 ok = false;
                 continue;
             }
@@ -665,21 +677,18 @@ impl Walker<'_, '_> {
                 ok = false;
                 continue;
             };
-            if s.is_empty()
-                || s.len() > MAX_WINDOW_LEN
-                || s.chars().any(|c| c.is_control() || c.is_whitespace())
-            {
+            if !crate::names::is_window_pattern(s) {
                 self.hint(
                     item.pos,
                     &p,
-                    format!("invalid window label `{s}`"),
+                    format!("invalid window label {}", quote(s)),
                     format!("labels are 1 to {MAX_WINDOW_LEN} bytes without spaces or control characters; `*` matches any run of characters"),
                 );
                 ok = false;
                 continue;
             }
             if out.iter().any(|w| w.source() == s) {
-                self.error(item.pos, &p, format!("window `{s}` is listed twice"));
+                self.error(item.pos, &p, format!("window {} is listed twice", quote(s)));
                 ok = false;
                 continue;
             }
@@ -709,7 +718,7 @@ impl Walker<'_, '_> {
             };
             match OriginPattern::parse(s) {
                 Ok(o) if out.contains(&o) => {
-                    self.error(item.pos, &p, format!("origin `{s}` is listed twice"));
+                    self.error(item.pos, &p, format!("origin {} is listed twice", quote(s)));
                     ok = false;
                 }
                 Ok(o) => out.push(o),
@@ -751,12 +760,12 @@ impl Walker<'_, '_> {
                         Some(s) => self.error(
                             m.value.pos,
                             &p,
-                            format!("unknown type `{t}`, did you mean `{s}`?"),
+                            format!("unknown type {}, did you mean `{s}`?", quote(t)),
                         ),
                         None => self.hint(
                             m.value.pos,
                             &p,
-                            format!("unknown type `{t}`"),
+                            format!("unknown type {}", quote(t)),
                             format!("expected {}", one_of(TYPES)),
                         ),
                     }
@@ -882,18 +891,24 @@ impl Walker<'_, '_> {
 
     fn number_kind(&mut self, obj: &Obj<'_>, integer: bool) -> Option<Kind> {
         let mut ok = true;
-        let mut bound = |w: &mut Self, key: &str| -> Option<(Number, Pos)> {
+        let mut bound = |w: &mut Self, key: &str| -> Option<(Number, &str, Pos)> {
             let m = obj.get(key)?;
             let p = obj.child(key);
             match &m.value.value {
-                Json::Number(n) if integer && n.is_f64() => {
-                    w.error(
-                        m.value.pos,
-                        &p,
-                        format!("`{key}` must be an integer for type `integer`, not `{n}`"),
+                Json::Number(n, token) if integer && n.is_f64() => {
+                    let message = format!(
+                        "`{key}` must be an integer for type `integer`, not {}",
+                        quote(token)
                     );
+                    if n.as_f64().is_some_and(|f| f.fract() == 0.0) {
+                        // A whole number, written as a double or outside
+                        // the integer range.
+                        w.hint(m.value.pos, &p, message, INTEGER_HINT);
+                    } else {
+                        w.error(m.value.pos, &p, message);
+                    }
                 }
-                Json::Number(n) => return Some((n.clone(), m.value.pos)),
+                Json::Number(n, token) => return Some((n.clone(), token, m.value.pos)),
                 _ => w.expected(&m.value, &p, "a number"),
             }
             ok = false;
@@ -901,12 +916,16 @@ impl Walker<'_, '_> {
         };
         let minimum = bound(self, "minimum");
         let maximum = bound(self, "maximum");
-        if let (Some((a, _)), Some((b, pos))) = (&minimum, &maximum) {
+        if let (Some((a, a_text, _)), Some((b, b_text, pos))) = (&minimum, &maximum) {
             if super::constraint::cmp_numbers(a, b) == Some(Ordering::Greater) {
                 self.error(
                     *pos,
                     &obj.child("maximum"),
-                    format!("`minimum` {a} is greater than `maximum` {b}, so nothing can match"),
+                    format!(
+                        "`minimum` {} is greater than `maximum` {}, so nothing can match",
+                        cut(a_text),
+                        cut(b_text)
+                    ),
                 );
                 return None;
             }
@@ -987,17 +1006,17 @@ impl Walker<'_, '_> {
                             self.error(
                                 item.pos,
                                 &ip,
-                                format!("`{name}` is listed twice in `required`"),
+                                format!("{} is listed twice in `required`", quote(name)),
                             );
                             ok = false;
                         } else if !additional && !names.contains(&name) {
                             self.hint(
                                 item.pos,
                                 &ip,
-                                format!("required property `{name}` is not in `properties` and `additional` is false, so nothing can match"),
+                                format!("required property {} is not in `properties` and `additional` is false, so nothing can match", quote(name)),
                                 match did_you_mean(name, &names) {
                                     Some(s) => format!("did you mean `{s}`?"),
-                                    None => format!("add `{name}` to `properties`"),
+                                    None => format!("add {} to `properties`", quote(name)),
                                 },
                             );
                             ok = false;
@@ -1097,7 +1116,7 @@ impl Walker<'_, '_> {
                 self.error(
                     item.pos,
                     &child(ptr, &i.to_string()),
-                    format!("enum value `{}` can never match: {why}", render(item)),
+                    format!("enum value {} can never match: {why}", quote(&render(item))),
                 );
                 ok = false;
             }
@@ -1134,6 +1153,12 @@ pub(crate) fn compile_pattern(src: &str) -> Result<Pattern, String> {
     if let Err(e) = build(src) {
         return Err(regex_error(src, &e));
     }
+    if !can_match(src) {
+        return Err(format!(
+            "pattern {} can never match: it needs a character from an empty class",
+            quote(src)
+        ));
+    }
     let anchored = format!("^(?:{src})$");
     match build(&anchored) {
         Ok(regex) => Ok(Pattern {
@@ -1142,6 +1167,36 @@ pub(crate) fn compile_pattern(src: &str) -> Result<Pattern, String> {
             dfa: small_dfa(&anchored),
         }),
         Err(e) => Err(regex_error(src, &e)),
+    }
+}
+
+/// Whether some string can match `src` (which the regex engine accepted),
+/// look-around assertions taken as satisfiable: false only when every way
+/// through the pattern needs a character from an empty class (`[^\s\S]`,
+/// `[a&&b]`, `\P{any}`). The syntax tree is the one the regex engine
+/// builds (same parser, same defaults).
+fn can_match(src: &str) -> bool {
+    use regex_syntax::hir::{Class, Hir, HirKind};
+    /// Walks the tree; nesting is bounded by the parser's nest limit.
+    fn walk(hir: &Hir) -> bool {
+        match hir.kind() {
+            HirKind::Empty | HirKind::Literal(_) | HirKind::Look(_) => true,
+            HirKind::Class(Class::Unicode(c)) => !c.ranges().is_empty(),
+            HirKind::Class(Class::Bytes(c)) => !c.ranges().is_empty(),
+            HirKind::Repetition(r) => r.min == 0 || walk(&r.sub),
+            HirKind::Capture(c) => walk(&c.sub),
+            HirKind::Concat(subs) => subs.iter().all(walk),
+            HirKind::Alternation(subs) => subs.iter().any(walk),
+        }
+    }
+    match regex_syntax::Parser::new().parse(src) {
+        // A known minimum length means every class in the tree has a
+        // character; `None` can also mean an empty class that is optional
+        // (`[^\s\S]*` matches ""), or in one branch only (`a|[a&&b]`),
+        // so the tree decides.
+        Ok(hir) => hir.properties().minimum_len().is_some() || walk(&hir),
+        // The engine accepted it: nothing to say.
+        Err(_) => true,
     }
 }
 
@@ -1168,23 +1223,45 @@ fn small_dfa(anchored: &str) -> Option<Box<regex_automata::dfa::dense::DFA<Vec<u
         .map(Box::new)
 }
 
+/// The load error for a pattern the regex engine refused, quoting the
+/// engine's message ([`engine_message`]).
 fn regex_error(src: &str, e: &regex::Error) -> String {
     match e {
         regex::Error::Syntax(text) => {
+            // The engine's text draws the pattern and a caret above its
+            // message, on a last line `error: MESSAGE`.
             let detail = text
                 .lines()
                 .rev()
                 .find_map(|l| l.strip_prefix("error: "))
-                .unwrap_or(text);
-            format!("invalid regex `{src}`: {detail}")
+                .or_else(|| text.lines().last())
+                .unwrap_or_default();
+            format!("invalid regex {}: {}", quote(src), engine_message(detail))
         }
-        regex::Error::CompiledTooBig(limit) => {
-            format!("regex `{src}` is too large: it compiles to more than {limit} bytes")
-        }
-        other => format!(
-            "invalid regex `{src}`: {}",
-            other.to_string().to_lowercase()
+        regex::Error::CompiledTooBig(_) => format!(
+            "regex {} is too large: {}",
+            quote(src),
+            engine_message(&e.to_string())
         ),
+        other => format!(
+            "invalid regex {}: {}",
+            quote(src),
+            engine_message(&other.to_string())
+        ),
+    }
+}
+
+/// The regex engine's message as a load error quotes it: its first letter
+/// lowercased, a final period dropped (`Compiled regex exceeds size limit
+/// of 1048576 bytes.` becomes `compiled regex exceeds size limit of
+/// 1048576 bytes`).
+fn engine_message(text: &str) -> String {
+    let text = text.trim();
+    let text = text.strip_suffix('.').unwrap_or(text);
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => String::new(),
     }
 }
 
@@ -1276,6 +1353,49 @@ mod tests {
     }
 
     #[test]
+    fn patterns_that_can_never_match_are_refused() {
+        for never in [
+            r"[^\s\S]",
+            r"[a&&b]",
+            r"\P{any}",
+            r"[^\x00-\x{10FFFF}]",
+            r"x[^\s\S]",
+            r"[a&&b]+",
+            r"(a|[a&&b])c[a&&b]",
+            r"(?i)[a&&B]",
+            r"(?:[^\s\S]|[a&&b]){2,}",
+        ] {
+            assert_eq!(
+                compile_pattern(never).err(),
+                Some(format!(
+                    "pattern `{never}` can never match: it needs a character from an empty class"
+                )),
+                "{never}"
+            );
+        }
+        // An empty class that is optional or in one branch only: the
+        // regex syntax tree's minimum length is unknown for these, but
+        // they match.
+        for (src, matching) in [
+            (r"[^\s\S]*", ""),
+            (r"(?:[^\s\S])?", ""),
+            (r"[a&&b]{0,3}x", "x"),
+            (r"a|[^\s\S]", "a"),
+            (r"[^\s\S]|a", "a"),
+            (r"(a|[a&&b])c", "ac"),
+            (r"[^\s\S]{0}", ""),
+        ] {
+            let p = compile_pattern(src).unwrap();
+            assert!(p.full_match(matching), "{src} on {matching:?}");
+        }
+        // Not caught: assertions that cannot hold (documented).
+        for src in [r"a\bb", r"$a", r"a^b"] {
+            let p = compile_pattern(src).unwrap();
+            assert!(!p.full_match("ab") && !p.full_match("a"), "{src}");
+        }
+    }
+
+    #[test]
     fn patterns_are_anchored() {
         let p = compile_pattern("a|b").unwrap();
         assert!(p.regex.is_match("a"));
@@ -1289,8 +1409,9 @@ mod tests {
             compile_pattern("a(b").unwrap_err(),
             "invalid regex `a(b`: unclosed group"
         );
-        assert!(compile_pattern("a{100000}{100000}")
-            .unwrap_err()
-            .contains("too large"));
+        assert_eq!(
+            compile_pattern("a{100000}{100000}").unwrap_err(),
+            "regex `a{100000}{100000}` is too large: compiled regex exceeds size limit of 1048576 bytes"
+        );
     }
 }

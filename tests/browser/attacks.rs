@@ -1,5 +1,5 @@
 //! Attacks from a hostile main page against the demo host, in headless
-//! Chromium. The page's script is the attacker (DESIGN.md's threat model):
+//! Chromium. The page's script is the attacker (THREAT_MODEL.md, "Attacker"):
 //! it forges seal requests from the wrong source, tries to read the
 //! isolation frame, calls the core's transport with forged bytes, and
 //! replays and reorders envelopes. In every case the router is never called

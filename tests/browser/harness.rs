@@ -39,8 +39,14 @@ impl Drop for Demo {
 
 /// Starts `isogate demo --port 0` and reads its URL from the first line.
 pub fn start_demo() -> Demo {
+    start_demo_with(&[])
+}
+
+/// Starts `isogate demo --port 0` with extra arguments.
+pub fn start_demo_with(args: &[&str]) -> Demo {
     let mut child = Command::new(env!("CARGO_BIN_EXE_isogate"))
         .args(["demo", "--port", "0"])
+        .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -97,13 +103,19 @@ pub fn eval(tab: &Tab, js: &str) -> Value {
     }
 }
 
-/// Opens the demo page for `window` in a new tab and waits for the frame to be ready.
-pub fn open_page(browser: &Browser, demo: &Demo, window: &str) -> Arc<Tab> {
+/// Opens the demo page for `window` in a new tab, without waiting for its frame.
+pub fn load_page(browser: &Browser, demo: &Demo, window: &str) -> Arc<Tab> {
     let tab = browser.new_tab().expect("new tab");
     tab.navigate_to(&format!("{}?window={window}", demo.url))
         .expect("navigate")
         .wait_until_navigated()
         .expect("navigated");
+    tab
+}
+
+/// Opens the demo page for `window` in a new tab and waits for the frame to be ready.
+pub fn open_page(browser: &Browser, demo: &Demo, window: &str) -> Arc<Tab> {
+    let tab = load_page(browser, demo, window);
     let deadline = Instant::now() + Duration::from_secs(15);
     while eval(&tab, "window.demo && window.demo.ready") != Value::Bool(true) {
         assert!(

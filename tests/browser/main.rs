@@ -11,6 +11,7 @@
 
 mod attacks;
 mod harness;
+mod hooks;
 
 use harness::*;
 use serde_json::{json, Value};
@@ -163,4 +164,14 @@ fn browser_attacks() {
     attacks::replays_and_reorders(&tab);
     // Last: it retires the page's own frame load.
     attacks::frame_document_is_unreadable(&tab);
+}
+
+#[test]
+fn browser_hooks() {
+    if !chromium_available() {
+        return;
+    }
+    let browser = launch_browser();
+    hooks::throwing_hook_script_seals_nothing(&browser);
+    hooks::good_hook_still_works(&browser);
 }

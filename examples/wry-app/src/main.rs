@@ -303,7 +303,11 @@ fn serve_frame(
             found.and_then(|i| frames.remove(i))
         };
         return match doc {
-            Some((_, doc)) => respond(StatusCode::OK, &doc.headers(), doc.html.into_bytes()),
+            // Moved, not copied, into the response (`FrameDocument` wipes what is left).
+            Some((_, mut doc)) => {
+                let html = std::mem::take(&mut doc.html);
+                respond(StatusCode::OK, &doc.headers(), html.into_bytes())
+            }
             None => not_found(),
         };
     }

@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 use std::collections::{HashMap, VecDeque};
 use std::io::Write;
 use std::net::{TcpListener, TcpStream};
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
@@ -94,11 +95,18 @@ impl Router for DemoRouter {
     }
 }
 
-pub fn run(port: u16, debug_reasons: bool) -> i32 {
+pub fn run(port: u16, debug_reasons: bool, hook: Option<&Path>) -> i32 {
     if debug_reasons && !cfg!(debug_assertions) {
         eprintln!("error: --debug-reasons exists only in debug builds; release builds never tell the page why");
         return 2;
     }
+    let hook = match hook.map(std::fs::read_to_string).transpose() {
+        Ok(hook) => hook,
+        Err(e) => {
+            eprintln!("error: cannot read the hook script: {e}");
+            return 2;
+        }
+    };
     let policy = match Policy::load(&[PolicySource {
         name: "policies/demo.json",
         text: DEMO_POLICY,
@@ -196,6 +204,7 @@ pub fn run(port: u16, debug_reasons: bool) -> i32 {
         frames,
         main_origin,
         frame_origin,
+        hook,
     };
     http::serve(
         main_listener,
@@ -220,8 +229,10 @@ fn serve_frame(store: &FrameStore, req: Request) -> Response {
         pos.and_then(|i| frames.remove(i))
     };
     match doc {
-        Some((_, doc)) => {
-            let mut resp = Response::new(200, "text/html; charset=utf-8", doc.html.clone());
+        Some((_, mut doc)) => {
+            // Moved, not copied, into the response (`FrameDocument` wipes what is left).
+            let html = std::mem::take(&mut doc.html);
+            let mut resp = Response::new(200, "text/html; charset=utf-8", html);
             for (name, value) in doc.headers() {
                 if name != "Content-Type" {
                     resp = resp.with_header(name, value);
@@ -239,6 +250,7 @@ struct MainState {
     frames: Arc<FrameStore>,
     main_origin: String,
     frame_origin: String,
+    hook: Option<String>,
 }
 
 impl MainState {
@@ -299,7 +311,10 @@ impl MainState {
     }
 
     fn new_frame(&self, window: &str) -> Response {
-        let doc = match self.gate.render_frame(window, &self.main_origin, None) {
+        let doc = match self
+            .gate
+            .render_frame(window, &self.main_origin, self.hook.as_deref())
+        {
             Ok(doc) => doc,
             Err(e) => return Response::new(400, "text/plain", e.to_string()),
         };

@@ -31,6 +31,9 @@ enum Command {
         /// Debug builds only: echo each discard's reason to the page's console.
         #[arg(long)]
         debug_reasons: bool,
+        /// App hook script to include in every frame document.
+        #[arg(long)]
+        hook: Option<PathBuf>,
     },
     /// Replay text envelopes (one per stdin line) through one gate with an
     /// echo router; print one JSON line per envelope.
@@ -39,7 +42,7 @@ enum Command {
         #[arg(long)]
         key_file: PathBuf,
         /// The sender's window label.
-        #[arg(long)]
+        #[arg(long, value_parser = window_label)]
         window: String,
         /// The sender's origin, e.g. http://127.0.0.1:8917.
         #[arg(long)]
@@ -61,7 +64,7 @@ enum Command {
         #[arg(long = "policy", required = true)]
         policies: Vec<PathBuf>,
         /// The sender's window label.
-        #[arg(long)]
+        #[arg(long, value_parser = window_label)]
         window: String,
         /// The sender's origin.
         #[arg(long)]
@@ -74,7 +77,7 @@ enum Command {
     /// Render an isolation-frame document (with a fresh key unless --key-file).
     Render {
         /// Window label the frame seals for.
-        #[arg(long)]
+        #[arg(long, value_parser = window_label)]
         window: String,
         /// Origin of the main frame that embeds it.
         #[arg(long)]
@@ -104,13 +107,27 @@ enum Command {
     },
 }
 
+/// Parses `--window`: a window label (`docs/WIRE.md` section 2), or a usage
+/// error (exit 2).
+fn window_label(s: &str) -> Result<String, String> {
+    if isogate::is_window_label(s) {
+        return Ok(s.to_owned());
+    }
+    Err(format!(
+        "not a window label ({} bytes): labels are 1 to {} bytes without whitespace, control characters or `*`",
+        s.len(),
+        isogate::MAX_WINDOW_LEN
+    ))
+}
+
 fn main() {
     let cli = Cli::parse();
     let code = match cli.command {
         Command::Demo {
             port,
             debug_reasons,
-        } => demo::run(port, debug_reasons),
+            hook,
+        } => demo::run(port, debug_reasons, hook.as_deref()),
         Command::Open {
             key_file,
             window,
