@@ -414,6 +414,30 @@ mod tests {
         PathRule::new("/home/user/notes", glob, false)
     }
 
+    /// A bad character in a base or a glob is named in the error.
+    #[test]
+    fn base_and_glob_errors_name_the_bad_character() {
+        for (what, check) in [
+            ("base", check_base as fn(&str) -> Option<String>),
+            ("glob", check_glob),
+        ] {
+            let start = if what == "base" { "/" } else { "" };
+            for (bad, words) in [
+                ("a\0b", "contains a NUL character"),
+                ("a\\b", "contains a backslash"),
+                ("a\nb", "contains a control character"),
+                ("a\u{85}b", "contains a control character"),
+                ("a%2fb", "contains `%`"),
+            ] {
+                assert_eq!(
+                    check(&format!("{start}{bad}")),
+                    Some(format!("`{what}` {words}")),
+                    "{what} {bad:?}"
+                );
+            }
+        }
+    }
+
     #[test]
     fn base_and_glob_validation() {
         assert_eq!(check_base("/"), None);
