@@ -454,6 +454,68 @@ mod tests {
         );
     }
 
+    /// `null`, `boolean` and `any` take exactly their values; a wrong type
+    /// is named with the type expected and the type given.
+    #[test]
+    fn simple_kinds_take_their_type() {
+        let of = |kind| Constraint { kind, one_of: None };
+        let values = [
+            json!(null),
+            json!(true),
+            json!(false),
+            json!(0),
+            json!("true"),
+            json!([]),
+            json!({}),
+        ];
+        let (any, null_only, boolean_only) = (of(Kind::Any), of(Kind::Null), of(Kind::Boolean));
+        for v in &values {
+            let v = j(v);
+            let got = v.type_name();
+            assert!(any.check(&v, None).is_ok());
+            let null = null_only.check(&v, None);
+            if got == "null" {
+                assert!(null.is_ok());
+            } else {
+                assert!(matches!(null, Err(Fail::Type { expected: "null", got: g }) if g == got));
+            }
+            let boolean = boolean_only.check(&v, None);
+            if got == "boolean" {
+                assert!(boolean.is_ok(), "{got}");
+            } else {
+                assert!(
+                    matches!(boolean, Err(Fail::Type { expected: "boolean", got: g }) if g == got),
+                    "{got}"
+                );
+            }
+        }
+    }
+
+    /// `minItems` and `maxItems` are inclusive.
+    #[test]
+    fn item_counts_are_inclusive() {
+        let c = Constraint {
+            kind: Kind::Array {
+                items: Box::new(Constraint {
+                    kind: Kind::Any,
+                    one_of: None,
+                }),
+                min_items: Some(2),
+                max_items: Some(3),
+            },
+            one_of: None,
+        };
+        let check = |v: Value| c.check(&j(&v), None).map_err(|f| format!("{f:?}"));
+        assert_eq!(check(json!([])), Err("TooFewItems(2)".to_owned()));
+        assert_eq!(check(json!([1])), Err("TooFewItems(2)".to_owned()));
+        assert_eq!(check(json!([1, 2])), Ok(()));
+        assert_eq!(check(json!([1, 2, 3])), Ok(()));
+        assert_eq!(
+            check(json!([1, 2, 3, 4])),
+            Err("TooManyItems(3)".to_owned())
+        );
+    }
+
     /// Integers compare exactly, past the 53 bits a float holds.
     #[test]
     fn big_integers_compare_exactly() {
