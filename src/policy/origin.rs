@@ -909,6 +909,96 @@ mod tests {
         assert!(pat("http://a").covers(&pat("http://a:80")));
     }
 
+    /// The WHATWG IPv4 parser: the last number fills the bytes the others
+    /// leave, every other number is one byte.
+    #[test]
+    fn whatwg_ipv4_number_widths() {
+        let v4 = |s: &str| whatwg_ipv4(s).map(|a| a.to_string());
+        let some = |s: &str| Some(s.to_owned());
+        assert_eq!(v4("4294967295"), some("255.255.255.255"));
+        assert_eq!(v4("4294967296"), None);
+        assert_eq!(v4("1.65536"), some("1.1.0.0"));
+        assert_eq!(v4("1.16777215"), some("1.255.255.255"));
+        assert_eq!(v4("1.16777216"), None);
+        assert_eq!(v4("1.2.300"), some("1.2.1.44"));
+        assert_eq!(v4("1.2.65535"), some("1.2.255.255"));
+        assert_eq!(v4("1.2.65536"), None);
+        assert_eq!(v4("1.2.3.255"), some("1.2.3.255"));
+        assert_eq!(v4("1.2.3.256"), None);
+        assert_eq!(v4("255.1"), some("255.0.0.1"));
+        assert_eq!(v4("255.255.255.255"), some("255.255.255.255"));
+        assert_eq!(v4("1.256.1"), None);
+        assert_eq!(v4("256.0.0.1"), None);
+        assert_eq!(v4("1.2.3.4.5"), None);
+        assert_eq!(v4("0x10.010.8"), some("16.8.0.8"));
+    }
+
+    /// A repaired hint strips leading zeros only from a port of digits: a
+    /// port such as `0*` is not made into `*`, so no hint is offered.
+    #[test]
+    fn only_numeric_ports_lose_leading_zeros_in_hints() {
+        let hint = |s: &str| OriginPattern::parse(s).unwrap_err().1;
+        assert_eq!(hint("http://127.1:0*"), None);
+        assert_eq!(hint("http://127.1:0x"), None);
+        assert_eq!(hint("http://127.1:0"), None);
+        assert_eq!(
+            hint("http://127.1:5"),
+            Some("write `http://127.0.0.1:5`".into())
+        );
+        assert_eq!(
+            hint("http://127.1:005"),
+            Some("write `http://127.0.0.1:5`".into())
+        );
+        assert_eq!(hint("http://a:08080"), Some("write `http://a:8080`".into()));
+    }
+
+    /// `*.` needs a valid domain name after it; a port of `0` is invalid,
+    /// not "leading zeros".
+    #[test]
+    fn subdomain_suffixes_and_zero_ports_are_checked() {
+        let e = |s: &str| OriginPattern::parse(s).unwrap_err().0;
+        for bad in ["http://*.a..b", "http://*.a b", "http://*.", "http://*.-a!"] {
+            assert_eq!(e(bad), format!("invalid origin `{bad}`"), "{bad}");
+        }
+        assert!(OriginPattern::parse("http://*.a.b").is_ok());
+        assert_eq!(e("http://a:0"), "invalid port in origin `http://a:0`");
+        assert_eq!(
+            e("http://a:00"),
+            "invalid port in origin `http://a:00`: a port has no leading zeros"
+        );
+    }
+
+    /// `*.e.com` covers its subdomains only, however long other hosts are.
+    #[test]
+    fn subdomain_patterns_cover_only_their_subdomains() {
+        let sub = pat("https://*.e.com");
+        assert!(sub.covers(&pat("https://a.e.com")));
+        assert!(!sub.covers(&pat("https://a-much-longer-host.org")));
+        assert!(!sub.covers(&pat("https://xe.com")));
+        assert!(!sub.covers(&pat("https://*.org")));
+    }
+
+    /// Labels of up to 63 bytes, hosts of up to 253.
+    #[test]
+    fn host_length_limits_are_inclusive() {
+        let host = |last: usize| {
+            format!(
+                "{}.{}.{}.{}",
+                "a".repeat(63),
+                "b".repeat(63),
+                "c".repeat(63),
+                "d".repeat(last)
+            )
+        };
+        assert_eq!(host(61).len(), 253);
+        assert!(Origin::parse(&format!("http://{}", host(61))).is_some());
+        assert!(Origin::parse(&format!("http://{}", host(62))).is_none());
+        assert!(Origin::parse(&format!("http://{}.com", "a".repeat(63))).is_some());
+        assert!(Origin::parse(&format!("http://{}.com", "a".repeat(64))).is_none());
+        assert!(OriginPattern::parse(&format!("http://{}", host(61))).is_ok());
+        assert!(OriginPattern::parse(&format!("http://{}", host(62))).is_err());
+    }
+
     #[test]
     fn same_origin_compares_parsed_parts() {
         let same = [
