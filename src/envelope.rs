@@ -250,6 +250,7 @@ pub(crate) fn open_in_place<'a>(
 
 /// Seals a plaintext into a full envelope, as the isolation frame does.
 /// Used by the `danger` sealer for tests, fuzzing and tools.
+#[cfg(any(test, feature = "test-util"))]
 pub(crate) fn seal(
     key: &LaunchKey,
     window: &str,

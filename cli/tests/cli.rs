@@ -14,6 +14,9 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 
 const ORIGIN: &str = "http://127.0.0.1:8917";
+/// The known-answer vectors' policy, in the library's tests at the repo root
+/// (tests run from `cli/`).
+const VECTORS_POLICY: &str = "../tests/vectors/policy.json";
 
 fn isogate(args: &[&str], stdin: &str) -> (i32, String, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_isogate"))
@@ -76,7 +79,7 @@ fn open_replays_envelopes_and_prints_one_line_each() {
             "--origin",
             ORIGIN,
             "--policy",
-            "tests/vectors/policy.json",
+            VECTORS_POLICY,
         ],
         &input,
     );
@@ -170,7 +173,7 @@ fn open_prints_the_gates_verdict_for_any_number_of_lines() {
         }
         input.push('\n');
     }
-    let args = open_args(&key_file, "tests/vectors/policy.json");
+    let args = open_args(&key_file, VECTORS_POLICY);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let (code, stdout, stderr) = isogate(&args, &input);
     assert_eq!(code, 0, "{stderr}");
@@ -238,7 +241,7 @@ fn open_bounds_a_long_line_and_goes_on() {
     // admits are cut, reported `too_large`, and the next line is read.
     use std::io::{BufRead, BufReader};
     let (key, key_file) = key_file("key-long.hex");
-    let args = open_args(&key_file, "tests/vectors/policy.json");
+    let args = open_args(&key_file, VECTORS_POLICY);
     let mut child = Command::new(env!("CARGO_BIN_EXE_isogate"))
         .args(&args)
         .stdin(Stdio::piped())
@@ -279,7 +282,7 @@ fn open_bounds_a_long_line_and_goes_on() {
 #[test]
 fn open_exit_codes() {
     let (_, key_file) = key_file("key-exit.hex");
-    let args = open_args(&key_file, "tests/vectors/policy.json");
+    let args = open_args(&key_file, VECTORS_POLICY);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     // Discards are results, not errors: exit 0, one line each, even for
     // bytes that are not UTF-8 (`malformed`).
@@ -305,7 +308,7 @@ fn open_reports_a_bad_key_file_clearly() {
             "--origin",
             ORIGIN,
             "--policy",
-            "tests/vectors/policy.json",
+            VECTORS_POLICY,
         ],
         "",
     );
@@ -415,7 +418,7 @@ fn window_labels_follow_one_grammar_on_the_command_line() {
             &[
                 "decide",
                 "--policy",
-                "tests/vectors/policy.json",
+                VECTORS_POLICY,
                 "--window",
                 bad,
                 "--origin",
@@ -434,7 +437,7 @@ fn window_labels_follow_one_grammar_on_the_command_line() {
         &[
             "decide",
             "--policy",
-            "tests/vectors/policy.json",
+            VECTORS_POLICY,
             "--window",
             "main",
             "--origin",
