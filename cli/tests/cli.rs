@@ -18,7 +18,7 @@ const ORIGIN: &str = "http://127.0.0.1:8917";
 /// (tests run from `cli/`).
 const VECTORS_POLICY: &str = "../tests/vectors/policy.json";
 
-fn isogate(args: &[&str], stdin: &str) -> (i32, String, String) {
+fn isogate<S: AsRef<std::ffi::OsStr>>(args: &[S], stdin: &str) -> (i32, String, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_isogate"))
         .args(args)
         .stdin(Stdio::piped())
@@ -69,20 +69,8 @@ fn open_replays_envelopes_and_prints_one_line_each() {
         "garbage".into(),
     ]
     .join("\n");
-    let (code, stdout, stderr) = isogate(
-        &[
-            "open",
-            "--key-file",
-            key_file.to_str().unwrap(),
-            "--window",
-            "main",
-            "--origin",
-            ORIGIN,
-            "--policy",
-            VECTORS_POLICY,
-        ],
-        &input,
-    );
+    let args = open_args(&key_file, VECTORS_POLICY);
+    let (code, stdout, stderr) = isogate(&args, &input);
     assert_eq!(code, 0, "{stderr}");
     let lines: Vec<Value> = stdout
         .lines()
@@ -174,7 +162,6 @@ fn open_prints_the_gates_verdict_for_any_number_of_lines() {
         input.push('\n');
     }
     let args = open_args(&key_file, VECTORS_POLICY);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let (code, stdout, stderr) = isogate(&args, &input);
     assert_eq!(code, 0, "{stderr}");
     let lines: Vec<&str> = stdout.lines().collect();
@@ -215,7 +202,6 @@ fn open_names_the_deny_rule_and_prints_every_field() {
     ]
     .join("\n");
     let args = open_args(&key_file, policy.to_str().unwrap());
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let (code, stdout, stderr) = isogate(&args, &input);
     assert_eq!(code, 0, "{stderr}");
     let lines: Vec<Value> = stdout
@@ -283,7 +269,6 @@ fn open_bounds_a_long_line_and_goes_on() {
 fn open_exit_codes() {
     let (_, key_file) = key_file("key-exit.hex");
     let args = open_args(&key_file, VECTORS_POLICY);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     // Discards are results, not errors: exit 0, one line each, even for
     // bytes that are not UTF-8 (`malformed`).
     let (code, stdout, _) = isogate(&args, "junk\n\u{fffd}\n\n");
@@ -291,27 +276,14 @@ fn open_exit_codes() {
     assert_eq!(stdout.lines().count(), 3);
     let bad_policy = temp_file("bad.json", "{");
     let args = open_args(&key_file, bad_policy.to_str().unwrap());
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     assert_eq!(isogate(&args, "").0, 2);
 }
 
 #[test]
 fn open_reports_a_bad_key_file_clearly() {
     let key_file = temp_file("bad.key", "not a key");
-    let (code, _, stderr) = isogate(
-        &[
-            "open",
-            "--key-file",
-            key_file.to_str().unwrap(),
-            "--window",
-            "main",
-            "--origin",
-            ORIGIN,
-            "--policy",
-            VECTORS_POLICY,
-        ],
-        "",
-    );
+    let args = open_args(&key_file, VECTORS_POLICY);
+    let (code, _, stderr) = isogate(&args, "");
     assert_eq!(code, 2);
     assert!(
         stderr.contains("neither 64 hex digits nor base64"),
