@@ -129,7 +129,7 @@ fn read_header<'a>(
     // Bytes equal to a known string are that string; others must be UTF-8.
     fn text<'a>(bytes: &'a [u8], known: Option<&'a str>) -> Option<&'a str> {
         match known {
-            Some(known) if crate::names::bytes_eq(known.as_bytes(), bytes) => Some(known),
+            Some(known) if known.as_bytes() == bytes => Some(known),
             _ => std::str::from_utf8(bytes).ok(),
         }
     }

@@ -127,7 +127,7 @@ impl ReplayGuard {
 
     /// The state of `window`, if tracked.
     fn find(&mut self, window: &str) -> Option<&mut WindowState> {
-        let is_hot = matches!(&self.hot, Some((label, _)) if crate::names::eq(label, window));
+        let is_hot = matches!(&self.hot, Some((label, _)) if **label == *window);
         if !is_hot && self.hot.is_some() {
             return self.windows.get_mut(window);
         }
@@ -205,7 +205,7 @@ impl ReplayGuard {
     /// a newer load (as [`ReplayGuard::begin_load`] gives it).
     pub fn forget(&mut self, window: &str) {
         let state = match &self.hot {
-            Some((label, _)) if crate::names::eq(label, window) => self.hot.take().map(|(_, s)| s),
+            Some((label, _)) if **label == *window => self.hot.take().map(|(_, s)| s),
             _ => self.windows.remove(window),
         };
         if let Some(state) = state {

@@ -12,8 +12,7 @@
 use isogate::danger::Sealer;
 use isogate::router::{NoRouter, Table};
 use isogate::{
-    Admitted, AuditEvent, CallRequest, DiscardReason, Gate, Outcome, Policy, PolicySource, Router,
-    Sender,
+    Admitted, AuditEvent, CallRequest, DiscardReason, Gate, Outcome, Policy, Router, Sender,
 };
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -480,7 +479,7 @@ mod jsonrpc {
         );
         // Allowed by the policy but missing from the module.
         let policy_only = r#"{"version": 1, "rules": [{"id": "ghost", "effect": "allow", "commands": ["ghost"], "windows": ["main"]}]}"#;
-        gate.reload_policy(&[PolicySource {
+        gate.reload_policy(&[isogate::PolicySource {
             name: "ghost.json",
             text: policy_only,
         }])
