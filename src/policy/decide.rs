@@ -37,9 +37,7 @@ impl<'r> Scope<'r> {
             return true;
         };
         let origin = self.origin;
-        let parsed = self
-            .parsed
-            .get_or_insert_with(|| Origin::parse_memoized(origin));
+        let parsed = self.parsed.get_or_insert_with(|| Origin::parse(origin));
         patterns.iter().any(|p| p.matches(parsed.as_ref()))
     }
 
