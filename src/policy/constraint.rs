@@ -6,6 +6,9 @@ use super::errors::quote;
 use super::path::{PathFail, PathRule};
 use crate::message::Json;
 use regex::Regex;
+use regex_automata::dfa::{dense::DFA, Automaton};
+use regex_automata::util::start;
+use regex_automata::Anchored;
 use serde_json::{Number, Value};
 use std::cmp::Ordering;
 
@@ -54,15 +57,46 @@ pub(crate) enum Kind {
 #[derive(Debug, Clone)]
 pub(crate) struct Pattern {
     pub source: String,
-    /// The pattern anchored at both ends, `^(?:PAT)$`.
     pub regex: Regex,
+    /// The same anchored pattern as a dense DFA, when it is small (most
+    /// argument patterns are): a full match is then one table walk over
+    /// the string, without the general engine's per-search set-up.
+    pub dfa: Option<Box<DFA<Vec<u32>>>>,
 }
 
 impl Pattern {
     /// Whether the whole of `s` matches.
     pub(crate) fn full_match(&self, s: &str) -> bool {
+        if let Some(dfa) = &self.dfa {
+            if let Some(matched) = dfa_full_match(dfa, s) {
+                return matched;
+            }
+        }
         self.regex.is_match(s)
     }
+}
+
+/// Runs the anchored DFA over all of `s` by hand: one table step per byte,
+/// then the end-of-input step, whose state says whether the pattern (which
+/// ends in `$`) matched. A tight loop, where the library's general search
+/// would bring a large function into the hot path. `None` if the DFA gave
+/// up (it is built without quit bytes, so it never does; the regex would
+/// answer).
+fn dfa_full_match(dfa: &DFA<Vec<u32>>, s: &str) -> Option<bool> {
+    let start = start::Config::new().anchored(Anchored::Yes);
+    let mut state = dfa.start_state(&start).ok()?;
+    for &b in s.as_bytes() {
+        state = dfa.next_state(state, b);
+        if dfa.is_special_state(state) {
+            if dfa.is_dead_state(state) {
+                return Some(false);
+            }
+            if dfa.is_quit_state(state) {
+                return None;
+            }
+        }
+    }
+    Some(dfa.is_match_state(dfa.next_eoi_state(state)))
 }
 
 /// One step into a value, for locating a failure.

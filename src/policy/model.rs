@@ -1164,6 +1164,7 @@ pub(crate) fn compile_pattern(src: &str) -> Result<Pattern, String> {
         Ok(regex) => Ok(Pattern {
             source: src.to_owned(),
             regex,
+            dfa: small_dfa(&anchored),
         }),
         Err(e) => Err(regex_error(src, &e)),
     }
@@ -1197,6 +1198,29 @@ fn can_match(src: &str) -> bool {
         // The engine accepted it: nothing to say.
         Err(_) => true,
     }
+}
+
+/// Largest dense DFA kept for a `pattern`, in bytes; bigger ones (wide
+/// Unicode classes, long counted repetitions) use the regex alone.
+const MAX_PATTERN_DFA_BYTES: usize = 64 * 1024;
+
+/// The anchored pattern as a dense DFA with the regex crate's syntax
+/// defaults, or `None` when it would be large or cannot be built (Unicode
+/// word boundaries).
+fn small_dfa(anchored: &str) -> Option<Box<regex_automata::dfa::dense::DFA<Vec<u32>>>> {
+    use regex_automata::dfa::{dense, StartKind};
+    use regex_automata::nfa::thompson;
+    dense::Builder::new()
+        .configure(
+            dense::Config::new()
+                .start_kind(StartKind::Anchored)
+                .dfa_size_limit(Some(MAX_PATTERN_DFA_BYTES))
+                .determinize_size_limit(Some(4 * MAX_PATTERN_DFA_BYTES)),
+        )
+        .thompson(thompson::Config::new().nfa_size_limit(Some(MAX_REGEX_SIZE)))
+        .build(anchored)
+        .ok()
+        .map(Box::new)
 }
 
 /// The load error for a pattern the regex engine refused, quoting the
@@ -1265,6 +1289,67 @@ mod tests {
         assert!(Name::Plugin("plugin:fs|".into()).matches("plugin:fs|read"));
         assert!(!Name::Plugin("plugin:fs|".into()).matches("plugin:fs|"));
         assert!(!Name::Plugin("plugin:fs|".into()).matches("plugin:fsx|read"));
+    }
+
+    #[test]
+    fn dfa_and_regex_agree() {
+        let patterns = [
+            "[A-Za-z][A-Za-z ]{0,31}",
+            "a|b",
+            "a|ab",
+            "(foo|bar)+",
+            "[0-9]{1,5}",
+            r"\w+",
+            r"\d{3}-\d{4}",
+            "é.?",
+            ".*",
+            "",
+            "x*y?",
+            r"(?i)ada",
+            r"[^/]+\.md",
+            r"\p{L}{2,3}",
+        ];
+        let alphabet = [
+            "a",
+            "b",
+            "A",
+            "d",
+            "x",
+            "y",
+            "é",
+            "É",
+            "0",
+            "5",
+            "-",
+            " ",
+            "/",
+            ".",
+            "m",
+            "\n",
+            "foo",
+            "bar",
+            "ß",
+            "\u{1F600}",
+        ];
+        let mut next = crate::test_rng::xorshift(1);
+        let mut with_dfa = 0;
+        for src in patterns {
+            let p = compile_pattern(src).unwrap();
+            with_dfa += usize::from(p.dfa.is_some());
+            for len in 0..8 {
+                for _ in 0..200 {
+                    let s: String = (0..len)
+                        .map(|_| {
+                            let x = next();
+                            alphabet[x as usize % alphabet.len()]
+                        })
+                        .collect();
+                    assert_eq!(p.full_match(&s), p.regex.is_match(&s), "{src} on {s:?}");
+                }
+            }
+        }
+        // Most of these are small enough for a DFA; the test is not vacuous.
+        assert!(with_dfa >= 10, "{with_dfa}");
     }
 
     #[test]
