@@ -37,7 +37,9 @@ impl<'r> Scope<'r> {
             return true;
         };
         let origin = self.origin;
-        let parsed = self.parsed.get_or_insert_with(|| Origin::parse(origin));
+        let parsed = self
+            .parsed
+            .get_or_insert_with(|| Origin::parse_memoized(origin));
         patterns.iter().any(|p| p.matches(parsed.as_ref()))
     }
 

@@ -259,6 +259,63 @@ pub(crate) fn same_origin(a: &str, b: &str) -> bool {
     }
 }
 
+/// Where a parsed origin's parts lie in its text, so that a parse can be
+/// reused for the same text without borrowing it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Parts {
+    scheme_end: usize,
+    host: (usize, usize),
+    ipv6: Option<Ipv6Addr>,
+    port: Option<u16>,
+}
+
+thread_local! {
+    /// The last sender origin this thread parsed, and its parts. Messages
+    /// from one webview all carry the same origin: this spares a parse per
+    /// message for one string compare.
+    static LAST_PARSED: std::cell::RefCell<(String, Option<Parts>)> =
+        const { std::cell::RefCell::new((String::new(), None)) };
+}
+
+impl<'a> Origin<'a> {
+    /// [`Origin::parse`], reusing this thread's last parse when `s` is the
+    /// same text (the result is the same either way).
+    pub(crate) fn parse_memoized(s: &'a str) -> Option<Origin<'a>> {
+        let parts = LAST_PARSED.with(|last| {
+            let mut last = last.try_borrow_mut().ok()?;
+            if last.0 != s {
+                let parts = Origin::parse(s).map(|o| Parts {
+                    scheme_end: o.scheme.len(),
+                    host: offsets(s, o.host),
+                    ipv6: o.ipv6,
+                    port: o.port,
+                });
+                last.0.clear();
+                last.0.push_str(s);
+                last.1 = parts;
+            }
+            Some(last.1)
+        });
+        match parts {
+            Some(Some(p)) => Some(Origin {
+                scheme: s.get(..p.scheme_end)?,
+                host: s.get(p.host.0..p.host.1)?,
+                ipv6: p.ipv6,
+                port: p.port,
+            }),
+            Some(None) => None,
+            // Re-entered (cannot happen: nothing here calls back): parse.
+            None => Origin::parse(s),
+        }
+    }
+}
+
+/// The byte range of `part`, a subslice of `whole`.
+fn offsets(whole: &str, part: &str) -> (usize, usize) {
+    let start = (part.as_ptr() as usize).saturating_sub(whole.as_ptr() as usize);
+    (start, start + part.len())
+}
+
 /// Why an `origins` entry is invalid: the message, and how to hint.
 struct Invalid {
     message: String,
@@ -916,6 +973,24 @@ mod reference_tests {
             ipv6,
             port,
         })
+    }
+
+    #[test]
+    fn memoized_parse_is_the_parse() {
+        for s in [
+            "http://127.0.0.1:8917",
+            "http://127.0.0.1:8917",
+            "null",
+            "null",
+            "https://a.b",
+            "http://[::1]:80",
+            "http://127.0.0.1:8917",
+            "tauri://localhost",
+            "",
+        ] {
+            let owned = s.to_owned();
+            assert_eq!(Origin::parse_memoized(&owned), Origin::parse(s), "{s}");
+        }
     }
 
     #[test]
