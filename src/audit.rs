@@ -4,6 +4,7 @@
 use crate::message::MessageKind;
 use serde::Serialize;
 use serde_json::Value;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Why an envelope was discarded. The names are stable (`docs/WIRE.md`, section 7).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -144,44 +145,44 @@ where
     }
 }
 
-/// Counts of what the gate did, by outcome and discard reason. Plain
-/// integers: the gate updates them under its lock, which the message holds
-/// anyway (an atomic add would cost a locked instruction more per message).
+/// Counts of what the gate did, by outcome and discard reason: atomics, so
+/// counting takes no lock.
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
-    dispatched: u64,
-    delivered: u64,
-    discarded: [u64; DiscardReason::ALL.len()],
-    audit_suppressed: u64,
+    dispatched: AtomicU64,
+    delivered: AtomicU64,
+    discarded: [AtomicU64; DiscardReason::ALL.len()],
+    audit_suppressed: AtomicU64,
 }
 
 impl Counters {
-    pub(crate) fn count(&mut self, outcome: Outcome, reason: Option<DiscardReason>) {
+    pub(crate) fn count(&self, outcome: Outcome, reason: Option<DiscardReason>) {
         let counter = match (outcome, reason) {
-            (Outcome::Dispatched, _) => &mut self.dispatched,
-            (Outcome::Delivered, _) => &mut self.delivered,
-            (Outcome::Discarded, Some(r)) => match self.discarded.get_mut(r as usize) {
+            (Outcome::Dispatched, _) => &self.dispatched,
+            (Outcome::Delivered, _) => &self.delivered,
+            (Outcome::Discarded, Some(r)) => match self.discarded.get(r as usize) {
                 Some(c) => c,
                 None => return,
             },
             (Outcome::Discarded, None) => return,
         };
-        *counter += 1;
+        counter.fetch_add(1, Ordering::Relaxed);
     }
 
-    pub(crate) fn count_suppressed(&mut self) {
-        self.audit_suppressed += 1;
+    pub(crate) fn count_suppressed(&self) {
+        self.audit_suppressed.fetch_add(1, Ordering::Relaxed);
     }
 
     pub(crate) fn snapshot(&self) -> CounterSnapshot {
+        let read = |c: &AtomicU64| c.load(Ordering::Relaxed);
         CounterSnapshot {
-            dispatched: self.dispatched,
-            delivered: self.delivered,
+            dispatched: read(&self.dispatched),
+            delivered: read(&self.delivered),
             discarded: DiscardReason::ALL
                 .iter()
-                .map(|&r| (r, self.discarded.get(r as usize).copied().unwrap_or(0)))
+                .map(|&r| (r, self.discarded.get(r as usize).map_or(0, read)))
                 .collect(),
-            audit_suppressed: self.audit_suppressed,
+            audit_suppressed: read(&self.audit_suppressed),
         }
     }
 }

@@ -129,7 +129,7 @@ fn read_header<'a>(
     // Bytes equal to a known string are that string; others must be UTF-8.
     fn text<'a>(bytes: &'a [u8], known: Option<&'a str>) -> Option<&'a str> {
         match known {
-            Some(known) if crate::names::bytes_eq(known.as_bytes(), bytes) => Some(known),
+            Some(known) if known.as_bytes() == bytes => Some(known),
             _ => std::str::from_utf8(bytes).ok(),
         }
     }
@@ -250,6 +250,7 @@ pub(crate) fn open_in_place<'a>(
 
 /// Seals a plaintext into a full envelope, as the isolation frame does.
 /// Used by the `danger` sealer for tests, fuzzing and tools.
+#[cfg(any(test, feature = "test-util"))]
 pub(crate) fn seal(
     key: &LaunchKey,
     window: &str,

@@ -56,35 +56,24 @@ impl Drop for FrameDocument {
 }
 
 /// Why a frame could not be rendered.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FrameError {
-    /// The window label is empty, too long or has control characters.
+    /// The window label is not a window label (`crate::is_window_label`).
+    #[error("window label must be 1 to 128 bytes without whitespace, control characters or `*`")]
     BadWindow,
     /// The parent origin is not a serialized origin (`scheme://host[:port]`).
+    #[error("parent origin must look like `scheme://host[:port]`")]
     BadOrigin,
     /// The hook script is too large or would end its `<script>` element.
+    #[error("hook script is over 256 KiB or contains `</script`")]
     BadHook,
     /// Every load id of this launch has been used.
+    #[error("no frame load ids left for this launch")]
     LoadsExhausted,
     /// Too many windows are tracked.
+    #[error("too many windows are tracked")]
     TooManyWindows,
 }
-
-impl std::fmt::Display for FrameError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Self::BadWindow => {
-                "window label must be 1 to 128 bytes without whitespace, control characters or `*`"
-            }
-            Self::BadOrigin => "parent origin must look like `scheme://host[:port]`",
-            Self::BadHook => "hook script is over 256 KiB or contains `</script`",
-            Self::LoadsExhausted => "no frame load ids left for this launch",
-            Self::TooManyWindows => "too many windows are tracked",
-        })
-    }
-}
-
-impl std::error::Error for FrameError {}
 
 /// Whether `origin` is a serialized origin: `scheme://host[:port]`, ASCII,
 /// no path, no user info, nothing a header or CSP could misread.

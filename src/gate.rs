@@ -9,6 +9,7 @@ use crate::message::{self, DecodeError, Json, Message, MessageKind, Object};
 use crate::policy::{self, Policy, PolicyErrors, PolicySource, Query};
 use crate::rate::{TokenBucket, WindowRates};
 use crate::replay::{ReplayError, ReplayGuard};
+use arc_swap::ArcSwap;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -268,12 +269,21 @@ type Listener = Box<dyn Fn(Event<'_>) + Send + Sync>;
 /// isolation frame, never replayed, bound to their window, within limits and
 /// allowed by the policy.
 ///
-/// A gate may be shared between threads. It checks one message at a time
-/// under one short lock (the AES open before it, the router after it, run
-/// in parallel); audit sinks, listeners and the router never run under it.
+/// A gate may be shared between threads. Only the replay and rate state sit
+/// under a lock, taken once per envelope that passes the tag and held for
+/// those two checks; the AES open, decoding, the policy decision (on a
+/// snapshot of the policy, swapped atomically without a lock on the read
+/// path), counting, audit formatting and the router all run outside it, in
+/// parallel.
 pub struct Gate<R> {
     key: LaunchKey,
-    shared: Mutex<Shared>,
+    state: Mutex<State>,
+    /// The policy in force; each message decides on one snapshot of it, so
+    /// a swap never lands between a message's limits and its decision.
+    policy: ArcSwap<Policy>,
+    counters: Counters,
+    /// The audit rate's budget, taken only when an audit sink is set.
+    audit_budget: Mutex<AuditBudget>,
     next_load: AtomicU32,
     audit: Option<AuditSink>,
     listeners: Vec<(String, Listener)>,
@@ -285,34 +295,18 @@ pub struct Gate<R> {
     router: R,
 }
 
-/// The state every message reads or updates, under one lock. An admitted
-/// message takes it once, from the replay check through decoding, the
-/// policy decision and its count, so a policy swap never lands between a
-/// message's limits and its decision. Routers, listeners and audit sinks
-/// run outside it.
-struct Shared {
+/// The state a message updates under the gate's one lock: which envelopes
+/// each window has had accepted, and each window's rate.
+struct State {
     replay: ReplayGuard,
-    policy: Arc<Policy>,
     rates: WindowRates,
-    counters: Counters,
-    audit_budget: TokenBucket,
-    /// Audit events suppressed since the last one sent.
-    audit_suppressed: u64,
 }
 
-impl Shared {
-    /// With an audit sink, whether this event may be sent (`Some`, with the
-    /// number suppressed before it) or is over the audit rate (`None`,
-    /// counted).
-    fn audit_ticket(&mut self, rate: (u32, u32)) -> Option<u64> {
-        if self.audit_budget.take(rate.0, rate.1, Instant::now()) {
-            Some(std::mem::take(&mut self.audit_suppressed))
-        } else {
-            self.audit_suppressed += 1;
-            self.counters.count_suppressed();
-            None
-        }
-    }
+/// The audit rate's token bucket.
+struct AuditBudget {
+    bucket: TokenBucket,
+    /// Audit events suppressed since the last one sent.
+    suppressed: u64,
 }
 
 /// Development aids that exist only in debug builds.
@@ -365,13 +359,15 @@ impl<R: Router> Gate<R> {
     pub fn new(key: LaunchKey, policy: Policy, router: R) -> Self {
         Self {
             key,
-            shared: Mutex::new(Shared {
+            state: Mutex::new(State {
                 replay: ReplayGuard::new(),
-                policy: Arc::new(policy),
                 rates: WindowRates::default(),
-                counters: Counters::default(),
-                audit_budget: TokenBucket::full(DEFAULT_AUDIT_RATE.1, Instant::now()),
-                audit_suppressed: 0,
+            }),
+            policy: ArcSwap::from_pointee(policy),
+            counters: Counters::default(),
+            audit_budget: Mutex::new(AuditBudget {
+                bucket: TokenBucket::full(DEFAULT_AUDIT_RATE.1, Instant::now()),
+                suppressed: 0,
             }),
             next_load: AtomicU32::new(1),
             audit: None,
@@ -403,9 +399,12 @@ impl<R: Router> Gate<R> {
     /// next event sent carries the count in `suppressed`.
     pub fn with_audit_rate(mut self, per_second: u32, burst: u32) -> Self {
         self.audit_rate = (per_second, burst);
-        let shared = self.shared.get_mut().unwrap_or_else(|e| e.into_inner());
-        shared.audit_budget = TokenBucket::full(burst, Instant::now());
-        shared.audit_suppressed = 0;
+        let budget = self
+            .audit_budget
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner());
+        budget.bucket = TokenBucket::full(burst, Instant::now());
+        budget.suppressed = 0;
         self
     }
 
@@ -431,7 +430,7 @@ impl<R: Router> Gate<R> {
 
     /// Counts of dispatches, deliveries and discards by reason so far.
     pub fn counters(&self) -> CounterSnapshot {
-        lock(&self.shared).counters.snapshot()
+        self.counters.snapshot()
     }
 
     /// Delivers allowed frontend events named `event` to `listener`.
@@ -463,15 +462,13 @@ impl<R: Router> Gate<R> {
 
     /// The policy in force.
     pub fn policy(&self) -> Arc<Policy> {
-        lock(&self.shared).policy.clone()
+        self.policy.load_full()
     }
 
     /// Swaps in a new policy atomically; messages in flight finish under the
     /// policy they started with.
     pub fn replace_policy(&self, policy: Policy) {
-        let old = std::mem::replace(&mut lock(&self.shared).policy, Arc::new(policy));
-        // The old policy is freed after the lock is released.
-        drop(old);
+        self.policy.store(Arc::new(policy));
     }
 
     /// Loads and swaps in a new policy set. A set that fails validation is
@@ -496,7 +493,7 @@ impl<R: Router> Gate<R> {
         if load_id == u32::MAX {
             return Err(FrameError::LoadsExhausted);
         }
-        lock(&self.shared)
+        lock(&self.state)
             .replay
             .begin_load(window, load_id)
             .map_err(|_| FrameError::TooManyWindows)?;
@@ -505,7 +502,7 @@ impl<R: Router> Gate<R> {
 
     /// Forgets a closed window's replay state.
     pub fn close_window(&self, window: &str) {
-        lock(&self.shared).replay.forget(window);
+        lock(&self.state).replay.forget(window);
     }
 
     /// Handles one envelope in text transport form (base64url).
@@ -719,42 +716,47 @@ impl<R: Router> Gate<R> {
         };
         trail.load_id = Some(env.nonce.load_id);
         trail.seq = Some(env.nonce.seq);
-        let mut guard = lock(&self.shared);
-        let shared = &mut *guard;
-        // Every envelope that passes the tag counts against its sender's
-        // rate, whatever a later check decides: a page cannot make the core
-        // open, decode and decide without limit by sending envelopes the
-        // policy denies, replays or invalid messages (`docs/WIRE.md` 7).
-        if let Some(rate) = shared.policy.rate() {
-            if !shared
-                .rates
-                .allow(sender.window, rate.per_second, rate.burst, Instant::now())
-            {
-                return Err(DiscardReason::RateLimited);
-            }
-        }
+        // One snapshot of the policy for the rate, the limits and the
+        // decision of this message.
+        let policy = self.policy.load();
         // A header field equal to the sender's is the sender's own string
         // (see `envelope::decode_from`): same address, no bytes compared.
         let same = |a: &str, b: &str| std::ptr::eq(a, b) || a == b;
-        if !same(env.window, sender.window) {
+        let binding = if !same(env.window, sender.window) {
             trail.detail = Some(format!("sealed for window `{}`", env.window));
-            return Err(DiscardReason::WrongWindow);
-        }
-        if !std::ptr::eq(env.origin, sender.origin)
+            Err(DiscardReason::WrongWindow)
+        } else if !std::ptr::eq(env.origin, sender.origin)
             && !policy::same_origin(env.origin, sender.origin)
         {
             trail.detail = Some(format!("sealed for origin `{}`", env.origin));
-            return Err(DiscardReason::WrongOrigin);
+            Err(DiscardReason::WrongOrigin)
+        } else {
+            Ok(())
+        };
+        {
+            let mut state = lock(&self.state);
+            // Every envelope that passes the tag counts against its sender's
+            // rate, whatever a later check decides: a page cannot make the
+            // core open, decode and decide without limit by sending envelopes
+            // the policy denies, replays or invalid messages (WIRE 7).
+            if let Some(rate) = policy.rate() {
+                if !state
+                    .rates
+                    .allow(sender.window, rate.per_second, rate.burst, Instant::now())
+                {
+                    return Err(DiscardReason::RateLimited);
+                }
+            }
+            binding?;
+            state
+                .replay
+                .accept(env.window, env.nonce.load_id, env.nonce.seq)
+                .map_err(|e| match e {
+                    ReplayError::StaleLoad => DiscardReason::StaleLoad,
+                    ReplayError::Replay => DiscardReason::Replay,
+                    ReplayError::TooManyWindows => DiscardReason::OverLimit,
+                })?;
         }
-        shared
-            .replay
-            .accept(env.window, env.nonce.load_id, env.nonce.seq)
-            .map_err(|e| match e {
-                ReplayError::StaleLoad => DiscardReason::StaleLoad,
-                ReplayError::Replay => DiscardReason::Replay,
-                ReplayError::TooManyWindows => DiscardReason::OverLimit,
-            })?;
-        let policy = &*shared.policy;
         let msg = message::decode_in(plaintext, &policy.limits(), Some(&mut slots)).map_err(
             |e| match e {
                 DecodeError::Invalid => DiscardReason::BadMessage,
@@ -799,12 +801,8 @@ impl<R: Router> Gate<R> {
             Message::Invoke { .. } => Outcome::Dispatched,
             Message::Emit { .. } => Outcome::Delivered,
         };
-        shared.counters.count(outcome, None);
-        let ticket = match self.audit {
-            Some(_) => shared.audit_ticket(self.audit_rate),
-            None => None,
-        };
-        drop(guard);
+        self.counters.count(outcome, None);
+        let ticket = self.audit_ticket();
         let dispatched = dispatch(Checked { msg, sender });
         if let Some(suppressed) = ticket {
             let kept = trail.kept();
@@ -876,16 +874,25 @@ impl<R: Router> Gate<R> {
         reason: Option<DiscardReason>,
         t: Trail,
     ) {
-        let ticket = {
-            let mut shared = lock(&self.shared);
-            shared.counters.count(outcome, reason);
-            match self.audit {
-                Some(_) => shared.audit_ticket(self.audit_rate),
-                None => None,
-            }
-        };
-        if let Some(suppressed) = ticket {
+        self.counters.count(outcome, reason);
+        if let Some(suppressed) = self.audit_ticket() {
             self.emit(sender, outcome, reason, t, suppressed);
+        }
+    }
+
+    /// With an audit sink, whether this event may be sent (`Some`, with the
+    /// number suppressed before it) or is over the audit rate (`None`,
+    /// counted); `None` without a sink.
+    fn audit_ticket(&self) -> Option<u64> {
+        self.audit.as_ref()?;
+        let (per_second, burst) = self.audit_rate;
+        let mut budget = lock(&self.audit_budget);
+        if budget.bucket.take(per_second, burst, Instant::now()) {
+            Some(std::mem::take(&mut budget.suppressed))
+        } else {
+            budget.suppressed += 1;
+            self.counters.count_suppressed();
+            None
         }
     }
 

@@ -19,16 +19,9 @@ pub struct LaunchKey {
 }
 
 /// The operating system's random number generator failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the operating system's random number generator failed")]
 pub struct RandomError;
-
-impl std::fmt::Display for RandomError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("the operating system's random number generator failed")
-    }
-}
-
-impl std::error::Error for RandomError {}
 
 impl LaunchKey {
     /// Draws a fresh key from the system CSPRNG. Call once per launch.
@@ -97,26 +90,15 @@ fn hex_value(digit: Option<u8>) -> Result<u8, KeyFileError> {
 }
 
 /// Why a key file could not be read.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum KeyFileError {
     /// The text is neither 64 hex digits nor base64.
+    #[error("key file is neither 64 hex digits nor base64 of 32 bytes")]
     NotHexOrBase64,
     /// The text decoded to this many bytes instead of 32.
+    #[error("key file decodes to {0} bytes, expected 32")]
     WrongLength(usize),
 }
-
-impl std::fmt::Display for KeyFileError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::NotHexOrBase64 => {
-                f.write_str("key file is neither 64 hex digits nor base64 of 32 bytes")
-            }
-            Self::WrongLength(n) => write!(f, "key file decodes to {n} bytes, expected 32"),
-        }
-    }
-}
-
-impl std::error::Error for KeyFileError {}
 
 #[cfg(test)]
 mod tests {

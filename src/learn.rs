@@ -68,21 +68,14 @@ struct RawRecord {
 }
 
 /// A line of a recording that is not a valid record.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}: {message}")]
 pub struct RecordError {
     /// 1-based line number.
     pub line: usize,
     /// What is wrong with it.
     pub message: String,
 }
-
-impl std::fmt::Display for RecordError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "line {}: {}", self.line, self.message)
-    }
-}
-
-impl std::error::Error for RecordError {}
 
 /// Parses a recording: one JSON record per line; blank lines are skipped.
 pub fn parse_records(text: &str) -> Result<Vec<Record>, RecordError> {

@@ -16,9 +16,11 @@
 
 pub mod adapters;
 pub mod audit;
+#[cfg(any(test, feature = "test-util"))]
 pub mod danger;
 pub mod envelope;
 pub mod frame;
+#[cfg(any(test, feature = "test-util"))]
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod gate;

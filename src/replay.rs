@@ -89,15 +89,9 @@ pub enum ReplayError {
 /// Tracks, per window, which envelopes have been accepted.
 #[derive(Debug, Default)]
 pub struct ReplayGuard {
-    /// One window kept out of the map (the first tracked, or the next one
-    /// looked up once it is forgotten), found by comparing its label
-    /// without hashing it: most apps have one window, or one busy one.
-    /// It stays put when others are looked up, so taking windows in turn
-    /// costs one hash each, as with the map alone.
-    hot: Option<(Box<str>, WindowState)>,
-    /// The other windows. SipHash with a random key (std's default), not
-    /// the fast hasher of the policy's tables: a host may let pages name
-    /// their windows (the demo does), and chosen labels must not be able to
+    /// The windows. SipHash with a random key (std's default), not the fast
+    /// hasher of the policy's tables: a host may let pages name their
+    /// windows (the demo does), and chosen labels must not be able to
     /// degrade the table.
     windows: HashMap<Box<str>, WindowState>,
     /// The newest load of any forgotten window: a window the guard does not
@@ -127,27 +121,15 @@ impl ReplayGuard {
 
     /// The state of `window`, if tracked.
     fn find(&mut self, window: &str) -> Option<&mut WindowState> {
-        let is_hot = matches!(&self.hot, Some((label, _)) if crate::names::eq(label, window));
-        if !is_hot && self.hot.is_some() {
-            return self.windows.get_mut(window);
-        }
-        if !is_hot {
-            // Nothing is hot (it was forgotten): this window becomes it.
-            self.hot = Some(self.windows.remove_entry(window)?);
-        }
-        self.hot.as_mut().map(|(_, state)| state)
+        self.windows.get_mut(window)
     }
 
-    /// Starts tracking `window` (not tracked yet); hot if nothing is.
+    /// Starts tracking `window` (not tracked yet).
     fn insert(&mut self, window: &str, state: WindowState) -> Result<(), ReplayError> {
         if self.len() >= MAX_WINDOWS {
             return Err(ReplayError::TooManyWindows);
         }
-        if self.hot.is_none() {
-            self.hot = Some((window.into(), state));
-        } else {
-            self.windows.insert(window.into(), state);
-        }
+        self.windows.insert(window.into(), state);
         Ok(())
     }
 
@@ -192,7 +174,7 @@ impl ReplayGuard {
 
     /// Number of windows tracked.
     pub fn len(&self) -> usize {
-        self.windows.len() + usize::from(self.hot.is_some())
+        self.windows.len()
     }
 
     /// Whether no window is tracked.
@@ -204,11 +186,7 @@ impl ReplayGuard {
     /// every older load, stay retired: a window seen again must start with
     /// a newer load (as [`ReplayGuard::begin_load`] gives it).
     pub fn forget(&mut self, window: &str) {
-        let state = match &self.hot {
-            Some((label, _)) if crate::names::eq(label, window) => self.hot.take().map(|(_, s)| s),
-            _ => self.windows.remove(window),
-        };
-        if let Some(state) = state {
+        if let Some(state) = self.windows.remove(window) {
             self.retired = Some(self.retired.map_or(state.load_id, |r| r.max(state.load_id)));
         }
     }
@@ -219,10 +197,10 @@ mod tests {
     use super::*;
 
     /// Windows taking turns, loads renewed, windows forgotten: the guard
-    /// with its hot window answers as a plain map of windows would (the
+    /// answers as a plain map of windows would (the
     /// model: one list of `(label, load, accepted (load, seq) pairs)`).
     #[test]
-    fn the_hot_window_changes_no_answer() {
+    fn windows_in_turn_answer_as_a_plain_model_does() {
         use std::collections::{HashMap, HashSet};
         #[derive(Default)]
         struct Model {

@@ -9,17 +9,20 @@
     clippy::indexing_slicing
 )]
 
-use isogate::danger::{self, Sealer};
+use isogate::danger::Sealer;
 use isogate::router::{NoRouter, Table};
 use isogate::{
-    Admitted, AuditEvent, CallRequest, DiscardReason, Gate, Outcome, Policy, PolicySource, Router,
-    Sender,
+    Admitted, AuditEvent, CallRequest, DiscardReason, Gate, Outcome, Policy, Router, Sender,
 };
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-const KEY: [u8; 32] = [5; 32];
+mod common;
+
+use common::{key, KEY};
+
+/// A custom-scheme origin, as webview hosts serve apps from.
 const ORIGIN: &str = "isogate-app://localhost";
 const MAIN: Sender<'static> = Sender {
     window: "main",
@@ -38,11 +41,7 @@ const POLICY: &str = r#"{"version": 1, "rules": [
 ]}"#;
 
 fn policy() -> Policy {
-    Policy::load(&[PolicySource {
-        name: "adapters.json",
-        text: POLICY,
-    }])
-    .expect("test policy")
+    common::policy(POLICY)
 }
 
 type Log = Arc<Mutex<Vec<AuditEvent>>>;
@@ -52,7 +51,7 @@ fn gate_with<R: Router>(router: R) -> (Gate<R>, Log, Arc<AtomicUsize>) {
     let pings = Arc::new(AtomicUsize::new(0));
     let sink = Arc::clone(&log);
     let counted = Arc::clone(&pings);
-    let gate = Gate::new(danger::key_from_bytes(KEY), policy(), router)
+    let gate = Gate::new(key(), policy(), router)
         .with_audit(move |e| sink.lock().unwrap().push(e.clone()))
         .with_listener("ping", move |_| {
             counted.fetch_add(1, Ordering::SeqCst);
@@ -480,7 +479,7 @@ mod jsonrpc {
         );
         // Allowed by the policy but missing from the module.
         let policy_only = r#"{"version": 1, "rules": [{"id": "ghost", "effect": "allow", "commands": ["ghost"], "windows": ["main"]}]}"#;
-        gate.reload_policy(&[PolicySource {
+        gate.reload_policy(&[isogate::PolicySource {
             name: "ghost.json",
             text: policy_only,
         }])

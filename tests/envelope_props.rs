@@ -12,51 +12,27 @@
 use isogate::danger::{self, Sealer};
 use isogate::envelope::{self, SealNonce};
 use isogate::message::{self, Json, Limits, Message};
-use isogate::{AuditEvent, Call, DiscardReason, Gate, Outcome, Policy, PolicySource, Sender};
+use isogate::{Call, DiscardReason, Gate, Outcome, Policy, PolicySource, Sender};
 use proptest::prelude::*;
 use serde_json::{json, Value};
 use std::borrow::Cow;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-const KEY: [u8; 32] = [7; 32];
-const ORIGIN: &str = "http://127.0.0.1:8917";
-const MAIN: Sender<'static> = Sender {
-    window: "main",
-    origin: ORIGIN,
-};
+mod common;
+
+use common::{Log, TestGate, KEY, MAIN, ORIGIN};
+
 const POLICY: &str = r#"{"version": 1, "rules": [
   {"id": "any-args", "effect": "allow", "commands": ["greet", "upload", "read_note", "a.b:c|d/e-f_g"],
    "windows": ["main"], "args": {"type": "object", "additional": true}},
   {"id": "events", "effect": "allow", "events": ["clicked"], "windows": ["main"], "payload": {"type": "any"}}
 ]}"#;
 
-type Log = Arc<Mutex<Vec<AuditEvent>>>;
-/// A router as a boxed closure.
-type BoxedRouter = Box<dyn Fn(Call<'_>) -> Result<Value, Value>>;
-type TestGate = Gate<BoxedRouter>;
-
-fn policy() -> Policy {
-    Policy::load(&[PolicySource {
-        name: "props.json",
-        text: POLICY,
-    }])
-    .unwrap_or_else(|e| panic!("{e}"))
-}
-
-/// A gate whose router counts its calls, with every audit event logged.
+/// A gate under [`POLICY`] whose router counts its calls, with every
+/// audit event logged.
 fn gate() -> (TestGate, Arc<AtomicUsize>, Log) {
-    let calls = Arc::new(AtomicUsize::new(0));
-    let counter = Arc::clone(&calls);
-    let router: BoxedRouter = Box::new(move |_| {
-        counter.fetch_add(1, Ordering::SeqCst);
-        Ok(Value::Null)
-    });
-    let log: Log = Arc::default();
-    let sink = Arc::clone(&log);
-    let gate = Gate::new(danger::key_from_bytes(KEY), policy(), router)
-        .with_audit(move |e| sink.lock().unwrap().push(e.clone()));
-    (gate, calls, log)
+    common::counting_gate(POLICY)
 }
 
 fn last_reason(log: &Log) -> Option<DiscardReason> {

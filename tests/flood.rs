@@ -19,18 +19,16 @@ use isogate::danger::{self, Sealer};
 use isogate::frame::FrameError;
 use isogate::rate::{WindowRates, MAX_RATE_WINDOWS};
 use isogate::replay::{ReplayError, ReplayGuard, MAX_WINDOWS, STATE_BYTES};
-use isogate::{Call, DiscardReason, Gate, Policy, PolicySource, Sender};
+use isogate::{DiscardReason, Gate, Sender};
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-const KEY: [u8; 32] = [3; 32];
-const ORIGIN: &str = "http://127.0.0.1:8917";
-const MAIN: Sender<'static> = Sender {
-    window: "main",
-    origin: ORIGIN,
-};
+mod common;
+
+use common::{key, policy, BoxedRouter, KEY, MAIN, ORIGIN};
+
 /// Allowed RSS growth over a flood.
 const MAX_GROWTH_KIB: u64 = 4 * 1024;
 
@@ -53,21 +51,12 @@ fn rss() -> (u64, u64) {
     (field("VmRSS:"), field("VmHWM:"))
 }
 
-fn policy(text: &str) -> Policy {
-    Policy::load(&[PolicySource {
-        name: "flood.json",
-        text,
-    }])
-    .unwrap_or_else(|e| panic!("{e}"))
-}
-
 const ALLOW_GREET: &str = r#"{"version":1,"rules":[{"id":"greet","effect":"allow","commands":["greet"],"windows":["*"],"args":{"type":"object","additional":true}}]}"#;
 
-/// A router as a boxed closure.
-type BoxedRouter = Box<dyn Fn(Call<'_>) -> Result<Value, Value>>;
 type CountingGate = Gate<BoxedRouter>;
 
-/// A gate with a counting router and a counting (not storing) audit sink.
+/// A gate with a counting router and a counting (not storing) audit sink:
+/// floods measure RSS, so audit events are not kept.
 fn gate(policy_text: &str) -> (CountingGate, Arc<AtomicUsize>, Arc<AtomicUsize>) {
     let calls = Arc::new(AtomicUsize::new(0));
     let audits = Arc::new(AtomicUsize::new(0));
@@ -76,10 +65,9 @@ fn gate(policy_text: &str) -> (CountingGate, Arc<AtomicUsize>, Arc<AtomicUsize>)
         c.fetch_add(1, Ordering::SeqCst);
         Ok(Value::Null)
     });
-    let gate =
-        Gate::new(danger::key_from_bytes(KEY), policy(policy_text), router).with_audit(move |_| {
-            a.fetch_add(1, Ordering::Relaxed);
-        });
+    let gate = Gate::new(key(), policy(policy_text), router).with_audit(move |_| {
+        a.fetch_add(1, Ordering::Relaxed);
+    });
     (gate, calls, audits)
 }
 

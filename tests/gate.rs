@@ -8,7 +8,7 @@
     clippy::indexing_slicing
 )]
 
-use isogate::danger::{self, Sealer};
+use isogate::danger::Sealer;
 use isogate::{
     AuditEvent, Call, DiscardReason, Gate, Handler, Outcome, Policy, PolicySource, Sender,
 };
@@ -17,57 +17,20 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-const KEY: [u8; 32] = [9; 32];
-const ORIGIN: &str = "http://127.0.0.1:8917";
-const MAIN: Sender<'static> = Sender {
-    window: "main",
-    origin: ORIGIN,
-};
+mod common;
 
-fn policy(text: &str) -> Policy {
-    Policy::load(&[PolicySource {
-        name: "test.json",
-        text,
-    }])
-    .expect("test policy")
-}
+use common::{counting_router, key, policy, KEY, MAIN, ORIGIN};
+
+const ALLOW_GREET: &str = r#"{"version":1,"rules":[
+    {"id":"greet","effect":"allow","commands":["greet"],"windows":["main"],"args":{"type":"object","additional":true}},
+    {"id":"ping","effect":"allow","events":["ping"],"windows":["main"],"payload":{"type":"any"}}]}"#;
 
 fn allow_greet() -> Policy {
-    policy(
-        r#"{"version":1,"rules":[
-        {"id":"greet","effect":"allow","commands":["greet"],"windows":["main"],"args":{"type":"object","additional":true}},
-        {"id":"ping","effect":"allow","events":["ping"],"windows":["main"],"payload":{"type":"any"}}]}"#,
-    )
+    policy(ALLOW_GREET)
 }
 
-struct Counting {
-    calls: Arc<AtomicUsize>,
-}
-
-impl isogate::Router for Counting {
-    fn call(&self, call: Call<'_>) -> Result<Value, Value> {
-        self.calls.fetch_add(1, Ordering::SeqCst);
-        Ok(json!({"cmd": call.cmd, "args": call.args, "window": call.sender.window}))
-    }
-}
-
-fn counting_gate() -> (
-    Gate<Counting>,
-    Arc<AtomicUsize>,
-    Arc<Mutex<Vec<AuditEvent>>>,
-) {
-    let calls = Arc::new(AtomicUsize::new(0));
-    let log = Arc::new(Mutex::new(Vec::new()));
-    let sink = Arc::clone(&log);
-    let gate = Gate::new(
-        danger::key_from_bytes(KEY),
-        allow_greet(),
-        Counting {
-            calls: Arc::clone(&calls),
-        },
-    )
-    .with_audit(move |e| sink.lock().unwrap().push(e.clone()));
-    (gate, calls, log)
+fn counting_gate() -> (common::TestGate, Arc<AtomicUsize>, common::Log) {
+    common::counting_gate(ALLOW_GREET)
 }
 
 #[test]
@@ -98,9 +61,7 @@ fn allowed_call_returns_the_routers_reply() {
 
 #[test]
 fn router_errors_reach_the_caller_as_the_app_wrote_them() {
-    let gate = Gate::new(danger::key_from_bytes(KEY), allow_greet(), |_: Call<'_>| {
-        Err(json!({"code": 7}))
-    });
+    let gate = Gate::new(key(), allow_greet(), |_: Call<'_>| Err(json!({"code": 7})));
     let mut sealer = Sealer::new(KEY, "main", ORIGIN, 1);
     let reply = gate
         .handle(MAIN, &sealer.invoke(1, "greet", json!({})))
@@ -184,11 +145,9 @@ fn denied_events_carry_the_authenticated_name_but_no_arguments() {
 fn audit_arguments_only_when_the_host_opts_in() {
     let log = Arc::new(Mutex::new(Vec::new()));
     let sink = Arc::clone(&log);
-    let gate = Gate::new(danger::key_from_bytes(KEY), allow_greet(), |_: Call<'_>| {
-        Ok(Value::Null)
-    })
-    .with_audit_arguments(true)
-    .with_audit(move |e: &AuditEvent| sink.lock().unwrap().push(e.clone()));
+    let gate = Gate::new(key(), allow_greet(), |_: Call<'_>| Ok(Value::Null))
+        .with_audit_arguments(true)
+        .with_audit(move |e: &AuditEvent| sink.lock().unwrap().push(e.clone()));
     let mut sealer = Sealer::new(KEY, "main", ORIGIN, 1);
     gate.handle(MAIN, &sealer.invoke(1, "greet", json!({"name": "Ada"})));
     assert_eq!(log.lock().unwrap()[0].args, Some(json!({"name": "Ada"})));
@@ -198,16 +157,14 @@ fn audit_arguments_only_when_the_host_opts_in() {
 fn events_reach_listeners_without_a_reply() {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let store = Arc::clone(&seen);
-    let gate = Gate::new(danger::key_from_bytes(KEY), allow_greet(), |_: Call<'_>| {
-        Ok(Value::Null)
-    })
-    .with_listener("ping", move |e| {
-        store
-            .lock()
-            .unwrap()
-            .push((e.name.to_owned(), e.payload.to_value()))
-    })
-    .with_listener("other", |_| panic!("wrong listener"));
+    let gate = Gate::new(key(), allow_greet(), |_: Call<'_>| Ok(Value::Null))
+        .with_listener("ping", move |e| {
+            store
+                .lock()
+                .unwrap()
+                .push((e.name.to_owned(), e.payload.to_value()))
+        })
+        .with_listener("other", |_| panic!("wrong listener"));
     let mut sealer = Sealer::new(KEY, "main", ORIGIN, 1);
     assert!(gate
         .handle(MAIN, &sealer.emit("ping", json!([1, 2])))
@@ -264,7 +221,7 @@ fn table_router_and_get_ref_into_inner() {
         "greet".into(),
         Box::new(|c: Call<'_>| Ok(json!(c.args.len()))),
     );
-    let gate = Gate::new(danger::key_from_bytes(KEY), allow_greet(), table);
+    let gate = Gate::new(key(), allow_greet(), table);
     assert_eq!(gate.get_ref().len(), 1);
     let mut sealer = Sealer::new(KEY, "main", ORIGIN, 1);
     assert_eq!(
@@ -327,11 +284,9 @@ fn counters_count_by_outcome_and_reason() {
 fn audit_events_are_capped_and_the_gap_is_reported() {
     let log = Arc::new(Mutex::new(Vec::new()));
     let sink = Arc::clone(&log);
-    let gate = Gate::new(danger::key_from_bytes(KEY), allow_greet(), |_: Call<'_>| {
-        Ok(Value::Null)
-    })
-    .with_audit_rate(1, 5)
-    .with_audit(move |e: &AuditEvent| sink.lock().unwrap().push(e.clone()));
+    let gate = Gate::new(key(), allow_greet(), |_: Call<'_>| Ok(Value::Null))
+        .with_audit_rate(1, 5)
+        .with_audit(move |e: &AuditEvent| sink.lock().unwrap().push(e.clone()));
     for _ in 0..1000 {
         gate.handle(MAIN, b"flood");
     }
@@ -357,10 +312,8 @@ fn audit_events_are_capped_and_the_gap_is_reported() {
 fn json_lines_sink_writes_one_line_per_event() {
     let path = std::env::temp_dir().join(format!("isogate-audit-{}.jsonl", std::process::id()));
     let file = std::fs::File::create(&path).unwrap();
-    let gate = Gate::new(danger::key_from_bytes(KEY), allow_greet(), |_: Call<'_>| {
-        Ok(Value::Null)
-    })
-    .with_audit(isogate::json_lines_sink(file));
+    let gate = Gate::new(key(), allow_greet(), |_: Call<'_>| Ok(Value::Null))
+        .with_audit(isogate::json_lines_sink(file));
     gate.handle(MAIN, b"a");
     gate.handle(MAIN, b"b");
     let text = std::fs::read_to_string(&path).unwrap();
@@ -380,14 +333,10 @@ fn json_lines_sink_writes_one_line_per_event() {
 #[cfg(debug_assertions)]
 #[test]
 fn debug_builds_echo_reasons_only_when_the_host_opts_in() {
-    let plain = Gate::new(danger::key_from_bytes(KEY), allow_greet(), |_: Call<'_>| {
-        Ok(Value::Null)
-    });
+    let plain = Gate::new(key(), allow_greet(), |_: Call<'_>| Ok(Value::Null));
     assert_eq!(plain.handle_verbose(MAIN, b"junk").debug_reason, None);
-    let verbose = Gate::new(danger::key_from_bytes(KEY), allow_greet(), |_: Call<'_>| {
-        Ok(Value::Null)
-    })
-    .with_debug_reasons();
+    let verbose =
+        Gate::new(key(), allow_greet(), |_: Call<'_>| Ok(Value::Null)).with_debug_reasons();
     let reason = verbose.handle_verbose(MAIN, b"junk").debug_reason.unwrap();
     assert_eq!(reason, "isogate discarded the message: malformed");
     let mut sealer = Sealer::new(KEY, "main", ORIGIN, 1);
@@ -403,9 +352,7 @@ fn debug_builds_echo_reasons_only_when_the_host_opts_in() {
 fn release_builds_never_return_reasons() {
     // `with_debug_reasons` and `with_learning` do not exist in release builds;
     // whatever arrives, the verbose handler has no reason to give.
-    let gate = Gate::new(danger::key_from_bytes(KEY), allow_greet(), |_: Call<'_>| {
-        Ok(Value::Null)
-    });
+    let gate = Gate::new(key(), allow_greet(), |_: Call<'_>| Ok(Value::Null));
     let mut sealer = Sealer::new(KEY, "main", ORIGIN, 1);
     for bytes in [b"junk".to_vec(), sealer.invoke(1, "rm", json!({}))] {
         assert_eq!(gate.handle_verbose(MAIN, &bytes).debug_reason, None);
@@ -464,15 +411,9 @@ fn reload_under_concurrent_traffic_is_atomic() {
     let sink = Arc::clone(&log);
     let calls = Arc::new(AtomicUsize::new(0));
     let gate = Arc::new(
-        Gate::new(
-            danger::key_from_bytes(KEY),
-            policy(narrow),
-            Counting {
-                calls: Arc::clone(&calls),
-            },
-        )
-        .with_audit_rate(u32::MAX, u32::MAX)
-        .with_audit(move |e: &AuditEvent| sink.lock().unwrap().push(e.clone())),
+        Gate::new(key(), policy(narrow), counting_router(&calls))
+            .with_audit_rate(u32::MAX, u32::MAX)
+            .with_audit(move |e: &AuditEvent| sink.lock().unwrap().push(e.clone())),
     );
     let senders: Vec<_> = (0..3)
         .map(|t| {
@@ -543,9 +484,7 @@ fn origins_bind_as_parsed_origins_and_unparsable_ones_only_to_the_same_bytes() {
     let policy = policy(
         r#"{"version":1,"rules":[{"id":"any","effect":"allow","commands":["greet"],"windows":["main"],"args":{"type":"object","additional":true}}]}"#,
     );
-    let gate = Gate::new(danger::key_from_bytes(KEY), policy, |_: Call<'_>| {
-        Ok(json!(1))
-    });
+    let gate = Gate::new(key(), policy, |_: Call<'_>| Ok(json!(1)));
     let cases = [
         ("http://localhost", "http://localhost:80", true),
         ("HTTP://LocalHost:80", "http://localhost", true),

@@ -69,7 +69,7 @@ fn isogate_bin() -> Result<PathBuf, String> {
     }
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
     let status = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
-        .args(["build", "--release", "--quiet", "--bin", "isogate"])
+        .args(["build", "--release", "--quiet", "-p", "isogate-cli"])
         .current_dir(&root)
         .status()
         .map_err(|e| format!("cannot run cargo to build the demo: {e}"))?;

@@ -114,6 +114,9 @@ fn main() {
     if out.wants("replay") {
         replay_state(&mut out, &cfg);
     }
+    if out.wants("threads") {
+        two_threads(&mut out, &cfg);
+    }
     if opts.browser && out.wants("browser") {
         match browser::run(opts.quick) {
             Ok(lines) => {
@@ -416,6 +419,81 @@ fn policy_scaling(out: &mut Output<'_>, cfg: &Config, lead: Lead, commands: usiz
         "baseline": "policy_1_command",
         "baseline_ns": round(b),
         "ratio": round3(a / b),
+    }));
+}
+
+/// Two threads feeding one gate, each its own window, against one thread
+/// alone: `scaling` is the two threads' messages per second over one
+/// thread's (2.0 would be perfect on two cores).
+fn two_threads(out: &mut Output<'_>, cfg: &Config) {
+    use isogate::danger::Sealer;
+    let text = r#"{"version": 1, "rules": [{"id": "greet", "effect": "allow",
+      "commands": ["greet"], "windows": ["main", "second"], "origins": ["http://127.0.0.1:*"],
+      "args": {"type": "object", "required": ["name"], "properties": {
+        "name": {"type": "string", "pattern": "[A-Za-z][A-Za-z ]{0,31}"}}}}]}"#;
+    let policy = isogate::Policy::load(&[isogate::PolicySource {
+        name: "threads.json",
+        text,
+    }])
+    .expect("threads policy");
+    let plaintext = fixtures::plaintext(64);
+    let pool = |window: &str| {
+        let sealer = Sealer::new(fixtures::KEY, window, fixtures::ORIGIN, 1);
+        (0..=POOL_MAX as u64)
+            .map(|seq| sealer.seal_at(seq, &plaintext))
+            .collect::<Vec<_>>()
+    };
+    let (main, second) = (pool(fixtures::WINDOW), pool("second"));
+    let second_sender = isogate::Sender {
+        window: "second",
+        origin: fixtures::ORIGIN,
+    };
+    let fresh = || {
+        let gate = isogate::Gate::new(
+            isogate::danger::key_from_bytes(fixtures::KEY),
+            policy.clone(),
+            fixtures::noop_router as fixtures::NoopRouter,
+        );
+        assert!(gate.handle(SENDER, &main[0]).is_some());
+        assert!(gate.handle(second_sender, &second[0]).is_some());
+        gate
+    };
+    // `n` messages on one thread, then `n` on each of two threads at once,
+    // fresh gates every pool pass.
+    let run = |n: u64, threads: usize| {
+        let mut total = Duration::ZERO;
+        let mut left = n as usize;
+        while left > 0 {
+            let chunk = left.min(POOL_MAX);
+            let gate = fresh();
+            let feed = |envs: &[Vec<u8>], sender| {
+                for env in &envs[1..=chunk] {
+                    assert!(std::hint::black_box(gate.handle(sender, env)).is_some());
+                }
+            };
+            let start = Instant::now();
+            if threads == 1 {
+                feed(&main, SENDER);
+            } else {
+                std::thread::scope(|s| {
+                    s.spawn(|| feed(&second, second_sender));
+                    feed(&main, SENDER);
+                });
+            }
+            total += start.elapsed();
+            left -= chunk;
+        }
+        total
+    };
+    let mut one = |n| run(n, 1);
+    let mut two = |n| run(n, 2);
+    let (one_ns, two_ns) = timing::compare(cfg, &mut one, &mut two);
+    out.line(json!({
+        "case": "threads",
+        "bytes": 64,
+        "one_thread_ns": round(one_ns),
+        "two_threads_ns": round(two_ns),
+        "scaling": round3(2.0 * one_ns / two_ns),
     }));
 }
 

@@ -277,9 +277,7 @@ impl<'a> Object<'a> {
     fn position(&self, key: &str) -> Option<usize> {
         // Argument objects are small: a scan beats a binary search there.
         if self.entries.len() <= 8 {
-            self.entries
-                .iter()
-                .position(|(k, _)| crate::names::eq(k, key))
+            self.entries.iter().position(|(k, _)| k == key)
         } else {
             self.entries
                 .binary_search_by(|(k, _)| k.as_ref().cmp(key))

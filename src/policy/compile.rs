@@ -8,12 +8,11 @@ use super::errors::{quote, Sink};
 use super::model::{plugin_prefix, Effect, FileModel, Name, Rule};
 use super::Rate;
 use crate::message::{Limits, MessageKind};
-use crate::names::NameHasher;
-use std::collections::HashMap;
-use std::hash::BuildHasherDefault;
+use rustc_hash::FxHashMap;
 
-// Built once from the policy's own names; requests only look names up.
-type NameMap<V> = HashMap<String, V, BuildHasherDefault<NameHasher>>;
+// Built once from the policy's own names (requests only look names up), so
+// a fast unkeyed hash is safe here.
+type NameMap<V> = FxHashMap<String, V>;
 
 /// Rules that may decide a name, as indices into the id-sorted rule list
 /// (so ascending index is ascending id).

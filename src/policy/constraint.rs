@@ -275,10 +275,7 @@ impl Constraint {
                     // A few properties: a scan of short compares beats a
                     // binary search of `memcmp` calls.
                     let found = if properties.len() <= 8 {
-                        properties
-                            .iter()
-                            .position(|(k, _)| crate::names::eq(k, key))
-                            .ok_or(())
+                        properties.iter().position(|(k, _)| k == key).ok_or(())
                     } else {
                         properties
                             .binary_search_by(|(k, _)| k.as_str().cmp(key))

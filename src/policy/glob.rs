@@ -42,7 +42,7 @@ impl Star {
             None => return s.is_empty(),
         };
         let Some((last, middle)) = rest.split_last() else {
-            return crate::names::eq(s, first);
+            return s == first;
         };
         if s.len() < first.len() + last.len()
             || !s.starts_with(first.as_str())

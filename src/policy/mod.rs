@@ -128,7 +128,7 @@ pub struct Decision {
 impl Decision {
     /// The decision as one JSON line,
     /// `{"decision":"allow"|"deny","rule":<id or null>,"reason":"..."}`, with
-    /// the fields in that order (the output of `isogate policy decide`).
+    /// the fields in that order (the output of `isogate decide`).
     pub fn to_json(&self) -> String {
         let decision = if self.allowed { "allow" } else { "deny" };
         let rule = match &self.rule {
@@ -272,7 +272,7 @@ impl Policy {
 
     /// Same decision and rule as [`Policy::decide`], with a longer reason
     /// (what a deny covers, which rules name the message but not this
-    /// sender). For logs and `isogate policy decide`, not the hot path.
+    /// sender). For logs and `isogate decide`, not the hot path.
     pub fn explain(&self, req: &Request<'_>) -> Decision {
         if let Some(refused) = bad_window(req.window) {
             return refused;

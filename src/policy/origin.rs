@@ -532,7 +532,7 @@ impl OriginPattern {
         let Some(o) = origin else { return false };
         // Patterns are lowercase and origins nearly always are: a plain
         // compare first, the case-folding one only when that fails.
-        let same = |a: &str, b: &str| crate::names::eq(a, b) || a.eq_ignore_ascii_case(b);
+        let same = |a: &str, b: &str| a == b || a.eq_ignore_ascii_case(b);
         same(o.scheme, scheme)
             && match host {
                 HostPattern::Exact(h) => same(o.host, h),

@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// The embedded default policy.
-pub const DEMO_POLICY: &str = include_str!("../../../policies/demo.json");
+pub const DEMO_POLICY: &str = include_str!("../../policies/demo.json");
 const INDEX_HTML: &str = include_str!("demo/index.html");
 const APP_JS: &str = include_str!("demo/app.js");
 const APP_CSS: &str = include_str!("demo/app.css");

@@ -8,7 +8,7 @@ use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
 /// The JSON Schema of policy files, as shipped in `policies/schema.json`.
-const SCHEMA: &str = include_str!("../../../policies/schema.json");
+const SCHEMA: &str = include_str!("../../policies/schema.json");
 
 /// Largest message file `decide` reads (the largest envelope there is).
 const MAX_MESSAGE_FILE: u64 = isogate::envelope::MAX_ENVELOPE_LEN as u64;

@@ -14,8 +14,11 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 
 const ORIGIN: &str = "http://127.0.0.1:8917";
+/// The known-answer vectors' policy, in the library's tests at the repo root
+/// (tests run from `cli/`).
+const VECTORS_POLICY: &str = "../tests/vectors/policy.json";
 
-fn isogate(args: &[&str], stdin: &str) -> (i32, String, String) {
+fn isogate<S: AsRef<std::ffi::OsStr>>(args: &[S], stdin: &str) -> (i32, String, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_isogate"))
         .args(args)
         .stdin(Stdio::piped())
@@ -66,20 +69,8 @@ fn open_replays_envelopes_and_prints_one_line_each() {
         "garbage".into(),
     ]
     .join("\n");
-    let (code, stdout, stderr) = isogate(
-        &[
-            "open",
-            "--key-file",
-            key_file.to_str().unwrap(),
-            "--window",
-            "main",
-            "--origin",
-            ORIGIN,
-            "--policy",
-            "tests/vectors/policy.json",
-        ],
-        &input,
-    );
+    let args = open_args(&key_file, VECTORS_POLICY);
+    let (code, stdout, stderr) = isogate(&args, &input);
     assert_eq!(code, 0, "{stderr}");
     let lines: Vec<Value> = stdout
         .lines()
@@ -170,8 +161,7 @@ fn open_prints_the_gates_verdict_for_any_number_of_lines() {
         }
         input.push('\n');
     }
-    let args = open_args(&key_file, "tests/vectors/policy.json");
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let args = open_args(&key_file, VECTORS_POLICY);
     let (code, stdout, stderr) = isogate(&args, &input);
     assert_eq!(code, 0, "{stderr}");
     let lines: Vec<&str> = stdout.lines().collect();
@@ -212,7 +202,6 @@ fn open_names_the_deny_rule_and_prints_every_field() {
     ]
     .join("\n");
     let args = open_args(&key_file, policy.to_str().unwrap());
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let (code, stdout, stderr) = isogate(&args, &input);
     assert_eq!(code, 0, "{stderr}");
     let lines: Vec<Value> = stdout
@@ -238,7 +227,7 @@ fn open_bounds_a_long_line_and_goes_on() {
     // admits are cut, reported `too_large`, and the next line is read.
     use std::io::{BufRead, BufReader};
     let (key, key_file) = key_file("key-long.hex");
-    let args = open_args(&key_file, "tests/vectors/policy.json");
+    let args = open_args(&key_file, VECTORS_POLICY);
     let mut child = Command::new(env!("CARGO_BIN_EXE_isogate"))
         .args(&args)
         .stdin(Stdio::piped())
@@ -279,8 +268,7 @@ fn open_bounds_a_long_line_and_goes_on() {
 #[test]
 fn open_exit_codes() {
     let (_, key_file) = key_file("key-exit.hex");
-    let args = open_args(&key_file, "tests/vectors/policy.json");
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let args = open_args(&key_file, VECTORS_POLICY);
     // Discards are results, not errors: exit 0, one line each, even for
     // bytes that are not UTF-8 (`malformed`).
     let (code, stdout, _) = isogate(&args, "junk\n\u{fffd}\n\n");
@@ -288,27 +276,14 @@ fn open_exit_codes() {
     assert_eq!(stdout.lines().count(), 3);
     let bad_policy = temp_file("bad.json", "{");
     let args = open_args(&key_file, bad_policy.to_str().unwrap());
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     assert_eq!(isogate(&args, "").0, 2);
 }
 
 #[test]
 fn open_reports_a_bad_key_file_clearly() {
     let key_file = temp_file("bad.key", "not a key");
-    let (code, _, stderr) = isogate(
-        &[
-            "open",
-            "--key-file",
-            key_file.to_str().unwrap(),
-            "--window",
-            "main",
-            "--origin",
-            ORIGIN,
-            "--policy",
-            "tests/vectors/policy.json",
-        ],
-        "",
-    );
+    let args = open_args(&key_file, VECTORS_POLICY);
+    let (code, _, stderr) = isogate(&args, "");
     assert_eq!(code, 2);
     assert!(
         stderr.contains("neither 64 hex digits nor base64"),
@@ -415,7 +390,7 @@ fn window_labels_follow_one_grammar_on_the_command_line() {
             &[
                 "decide",
                 "--policy",
-                "tests/vectors/policy.json",
+                VECTORS_POLICY,
                 "--window",
                 bad,
                 "--origin",
@@ -434,7 +409,7 @@ fn window_labels_follow_one_grammar_on_the_command_line() {
         &[
             "decide",
             "--policy",
-            "tests/vectors/policy.json",
+            VECTORS_POLICY,
             "--window",
             "main",
             "--origin",
