@@ -17,9 +17,17 @@ const KNOWN_ENVELOPE = fs.readFileSync(path.join(__dirname, 'known-answer.txt'),
   .match(/^envelope: (.*)$/m)[1];
 
 const flush = () => new Promise((r) => setImmediate(r));
+// Waits until `pred()` holds, for up to 10 s of event-loop turns: WebCrypto
+// runs off the main thread, and a loaded machine can take a while.
 async function waitFor(pred) {
-  for (let i = 0; i < 200 && !pred(); i++) await flush();
+  const deadline = Date.now() + 10000;
+  while (!pred() && Date.now() < deadline) await flush();
   return pred();
+}
+// Lets the frame react to what was posted (200 event-loop turns), for
+// checks that nothing happened.
+async function settle() {
+  for (let i = 0; i < 200; i++) await flush();
 }
 
 // The frame document's realm: frame.js, then the hook script if any (a
@@ -142,7 +150,7 @@ test('a bad config never becomes ready', async () => {
     { ...CONFIG, window: '' },
   ]) {
     const frame = loadFrame(bad);
-    await waitFor(() => false);
+    await settle();
     assert.equal(frame.toParent.length, 0, JSON.stringify(bad));
   }
 });
@@ -217,7 +225,7 @@ test('the frame ignores everything that is not a valid seal request from the par
     [[good]],
   ];
   for (const [data, ev] of bad) frame.dispatch(data, ev);
-  await waitFor(() => false);
+  await settle();
   assert.equal(frame.toParent.length, 1, 'only the ready message');
 
   frame.dispatch(good);
@@ -263,7 +271,7 @@ test('rendered with a hook whose script throws before defining it: nothing is ev
     const frame = loadFrame(HOOK_CONFIG, { hook });
     const { client, opened } = wire(frame);
     assert.equal(frame.scriptErrors.length, 1, 'the hook script threw');
-    await waitFor(() => false); // the key is imported by now
+    await settle(); // the key is imported by now
     frame.dispatch(directRequest(900, 'delete_everything'));
     await assert.rejects(client.invoke('delete_everything', {}, { timeout: 100 }), TIMEOUT);
     assert.equal(frame.ready(), false, name);
@@ -276,7 +284,7 @@ test('rendered with a hook whose script defines something else: nothing is ever 
   for (const hook of ['', 'window.__ISOGATE_HOOK__ = { check(m) { return m; } };', 'window.__TAURI_ISOLATION_HOOK__ = null;']) {
     const frame = loadFrame(HOOK_CONFIG, { hook });
     const { client, opened } = wire(frame);
-    await waitFor(() => false);
+    await settle();
     frame.dispatch(directRequest(900, 'delete_everything'));
     await assert.rejects(client.invoke('delete_everything', {}, { timeout: 100 }), TIMEOUT);
     assert.equal(frame.ready(), false, hook);
@@ -292,10 +300,10 @@ test('hook defined late: nothing is sealed before it exists, then calls go throu
   ]) {
     const frame = loadFrame(HOOK_CONFIG, { parsed: false });
     const { client, opened } = wire(frame);
-    await waitFor(() => false); // the key is imported, the hook script has not run yet
+    await settle(); // the key is imported, the hook script has not run yet
     frame.dispatch(directRequest(900, 'delete_everything'));
     const early = client.invoke('greet', { name: 'Ada' }); // held by the shim until ready
-    await waitFor(() => false);
+    await settle();
     assert.equal(frame.ready(), false);
     assert.deepEqual(sealedRefs(frame), []);
     frame.run(hook);
