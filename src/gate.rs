@@ -803,6 +803,9 @@ impl<R: Router> Gate<R> {
         };
         self.counters.count(outcome, None);
         let ticket = self.audit_ticket();
+        // The router does not hold the policy snapshot: a slow router must
+        // not keep a swapped-out policy alive.
+        drop(policy);
         let dispatched = dispatch(Checked { msg, sender });
         if let Some(suppressed) = ticket {
             let kept = trail.kept();

@@ -70,12 +70,7 @@ fn open_replays_envelopes_and_prints_one_line_each() {
     ]
     .join("\n");
     let args = open_args(&key_file, VECTORS_POLICY);
-    let (code, stdout, stderr) = isogate(&args, &input);
-    assert_eq!(code, 0, "{stderr}");
-    let lines: Vec<Value> = stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines = open_lines(&args, &input);
     let summary: Vec<(String, Value, Value)> = lines
         .iter()
         .map(|l| {
@@ -105,6 +100,17 @@ fn open_replays_envelopes_and_prints_one_line_each() {
         lines[0]["reply"]["result"],
         json!({"cmd": "greet", "args": {"name": "Ada"}})
     );
+}
+
+/// Runs `isogate open` with `args` on `input`; asserts exit 0 and returns
+/// its output lines as JSON.
+fn open_lines(args: &[String], input: &str) -> Vec<Value> {
+    let (code, stdout, stderr) = isogate(args, input);
+    assert_eq!(code, 0, "{stderr}");
+    stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
 }
 
 fn open_args(key_file: &std::path::Path, policy: &str) -> Vec<String> {
@@ -202,12 +208,7 @@ fn open_names_the_deny_rule_and_prints_every_field() {
     ]
     .join("\n");
     let args = open_args(&key_file, policy.to_str().unwrap());
-    let (code, stdout, stderr) = isogate(&args, &input);
-    assert_eq!(code, 0, "{stderr}");
-    let lines: Vec<Value> = stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines = open_lines(&args, &input);
     assert_eq!(
         lines,
         [
