@@ -500,9 +500,34 @@ impl<R: Router> Gate<R> {
         frame::render(&self.key, load_id, window, parent_origin, hook_script)
     }
 
-    /// Forgets a closed window's replay state.
+    /// Forgets a closed window's replay and rate state. Its loads stay
+    /// retired: its envelopes are refused from now on.
     pub fn close_window(&self, window: &str) {
-        lock(&self.state).replay.forget(window);
+        let mut state = lock(&self.state);
+        state.replay.forget(window);
+        state.rates.forget(window);
+    }
+
+    /// Discards a message whose window the host has not opened
+    /// (`crate::host`): counted and audited as `wrong_window`, unopened.
+    pub(crate) fn discard_unknown_window(&self, sender: Sender<'_>) {
+        let trail = Trail {
+            detail: Some("the sender's window is not open".into()),
+            ..Trail::default()
+        };
+        self.discard(sender, DiscardReason::WrongWindow, trail);
+    }
+
+    /// Records a reply (`Invoke`) or event (`Emit`, named) to a window that
+    /// the host layer dropped because the window's queue was full.
+    pub(crate) fn record_dropped(&self, sender: Sender<'_>, kind: MessageKind, name: Option<&str>) {
+        let trail = Trail {
+            kind: Some(kind),
+            name: name.map(str::to_owned),
+            detail: Some("the window's delivery queue is full".into()),
+            ..Trail::default()
+        };
+        self.record(sender, Outcome::Dropped, None, trail);
     }
 
     /// Handles one envelope in text transport form (base64url).
@@ -912,12 +937,18 @@ impl<R: Router> Gate<R> {
         let ts_ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        let (window, window_len) =
+            crate::audit::clip(sender.window, crate::audit::MAX_AUDIT_WINDOW);
+        let (origin, origin_len) =
+            crate::audit::clip(sender.origin, crate::audit::MAX_AUDIT_ORIGIN);
         sink(&AuditEvent {
             ts_ms,
             outcome,
             reason,
-            window: sender.window.to_owned(),
-            origin: sender.origin.to_owned(),
+            window,
+            window_len,
+            origin,
+            origin_len,
             kind: t.kind,
             name: t.name,
             load_id: t.load_id,
