@@ -270,7 +270,7 @@ impl<R: Router> Host<R> {
         };
         let mut bytes = [0u8; 16];
         self.rng.fill(&mut bytes).map_err(|_| HostError::Random)?;
-        let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        let token = hex::encode(bytes);
         let doc = self.gate.render_frame(label, &origin, hook_script)?;
         let mut windows = lock(&self.windows);
         // The window may have been closed or reopened while rendering.

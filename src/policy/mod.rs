@@ -130,15 +130,18 @@ impl Decision {
     /// `{"decision":"allow"|"deny","rule":<id or null>,"reason":"..."}`, with
     /// the fields in that order (the output of `isogate decide`).
     pub fn to_json(&self) -> String {
-        let decision = if self.allowed { "allow" } else { "deny" };
-        let rule = match &self.rule {
-            Some(id) => Value::String(id.clone()).to_string(),
-            None => "null".to_owned(),
+        #[derive(serde::Serialize)]
+        struct Line<'a> {
+            decision: &'static str,
+            rule: Option<&'a str>,
+            reason: &'a str,
+        }
+        let line = Line {
+            decision: if self.allowed { "allow" } else { "deny" },
+            rule: self.rule.as_deref(),
+            reason: &self.reason,
         };
-        format!(
-            "{{\"decision\":\"{decision}\",\"rule\":{rule},\"reason\":{}}}",
-            Value::String(self.reason.clone())
-        )
+        serde_json::to_string(&line).unwrap_or_default()
     }
 }
 
