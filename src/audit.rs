@@ -187,11 +187,7 @@ where
 pub fn tracing_sink() -> impl Fn(&AuditEvent) + Send + Sync + 'static {
     |e: &AuditEvent| {
         let reason = e.reason.map_or("", DiscardReason::as_str);
-        let kind = match e.kind {
-            Some(MessageKind::Invoke) => "invoke",
-            Some(MessageKind::Emit) => "emit",
-            None => "",
-        };
+        let kind = e.kind.map_or("", MessageKind::as_str);
         let name = e.name.as_deref().unwrap_or("");
         let rule = e.rule.as_deref().unwrap_or("");
         let outcome = match e.outcome {

@@ -171,6 +171,8 @@ pub struct Policy {
     rules: Vec<model::Rule>,
     commands: compile::Index,
     events: compile::Index,
+    /// `deliver` rules: which events the core may send to which windows.
+    deliveries: compile::Index,
     limits: Limits,
     rate: Option<Rate>,
 }
@@ -179,7 +181,10 @@ impl std::fmt::Debug for Policy {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Policy")
             .field("rules", &self.rules.len())
-            .field("names", &(self.commands.len() + self.events.len()))
+            .field(
+                "names",
+                &(self.commands.len() + self.events.len() + self.deliveries.len()),
+            )
             .field("limits", &self.limits)
             .field("rate", &self.rate)
             .finish()
@@ -211,6 +216,7 @@ impl Policy {
                 rules: c.rules,
                 commands: c.commands,
                 events: c.events,
+                deliveries: c.deliveries,
                 limits: c.limits,
                 rate: c.rate,
             }),
@@ -293,6 +299,14 @@ impl Policy {
     /// field over those files).
     pub fn rate(&self) -> Option<Rate> {
         self.rate
+    }
+
+    /// Whether the policy governs what the core sends to windows: it has at
+    /// least one `deliver` rule. Without any, every core-to-window event is
+    /// delivered (as before egress rules existed); with one, an event no
+    /// `deliver` rule allows for the window is not delivered.
+    pub fn governs_delivery(&self) -> bool {
+        self.deliveries.len() > 0
     }
 
     /// How many rules the composed policy has.
