@@ -84,6 +84,9 @@ pub enum Outcome {
     Delivered,
     /// The message was dropped; see the reason.
     Discarded,
+    /// A reply or event to the frontend was dropped by the host layer: the
+    /// window's delivery queue was full (`crate::host`).
+    Dropped,
 }
 
 /// One audit event. Serialized as one JSON object with these field names.
@@ -95,10 +98,18 @@ pub struct AuditEvent {
     pub outcome: Outcome,
     /// Why it was discarded (`null` unless discarded).
     pub reason: Option<DiscardReason>,
-    /// The sender's window label, as the transport reported it.
+    /// The sender's window label, as the transport reported it; cut to
+    /// [`MAX_AUDIT_WINDOW`] bytes.
     pub window: String,
-    /// The sender's origin, as the transport reported it.
+    /// The label's length in bytes, when it was cut.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub window_len: Option<usize>,
+    /// The sender's origin, as the transport reported it; cut to
+    /// [`MAX_AUDIT_ORIGIN`] bytes.
     pub origin: String,
+    /// The origin's length in bytes, when it was cut.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub origin_len: Option<usize>,
     /// `invoke` or `emit`, once authenticated.
     pub kind: Option<MessageKind>,
     /// Command or event name, once authenticated.
@@ -117,6 +128,28 @@ pub struct AuditEvent {
     /// Audit events dropped by the audit rate cap just before this one.
     #[serde(skip_serializing_if = "is_zero")]
     pub suppressed: u64,
+}
+
+/// Longest window label an audit event carries: a longer one (a transport
+/// that lets the page name its window) is cut, and its length kept.
+pub const MAX_AUDIT_WINDOW: usize = crate::names::MAX_WINDOW_LEN;
+/// Longest origin an audit event carries.
+pub const MAX_AUDIT_ORIGIN: usize = 256;
+
+/// `text` cut to at most `max` bytes at a character boundary, and its
+/// length when it was cut.
+pub(crate) fn clip(text: &str, max: usize) -> (String, Option<usize>) {
+    if text.len() <= max {
+        return (text.to_owned(), None);
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    (
+        text.get(..end).unwrap_or_default().to_owned(),
+        Some(text.len()),
+    )
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -145,12 +178,48 @@ where
     }
 }
 
+/// An audit sink that records each event as a `tracing` event with target
+/// `isogate::audit`: discards and drops at `WARN`, dispatches and deliveries
+/// at `INFO`, the event's fields as fields (`reason` and `rule` empty when
+/// unset). For hosts that log with `tracing`; arguments are never logged
+/// here, whatever [`crate::Gate::with_audit_arguments`] says.
+#[cfg(feature = "tracing")]
+pub fn tracing_sink() -> impl Fn(&AuditEvent) + Send + Sync + 'static {
+    |e: &AuditEvent| {
+        let reason = e.reason.map_or("", DiscardReason::as_str);
+        let kind = e.kind.map_or("", MessageKind::as_str);
+        let name = e.name.as_deref().unwrap_or("");
+        let rule = e.rule.as_deref().unwrap_or("");
+        let outcome = match e.outcome {
+            Outcome::Dispatched => "dispatched",
+            Outcome::Delivered => "delivered",
+            Outcome::Discarded => "discarded",
+            Outcome::Dropped => "dropped",
+        };
+        match e.outcome {
+            Outcome::Discarded | Outcome::Dropped => tracing::warn!(
+                target: "isogate::audit",
+                outcome, reason, window = %e.window, origin = %e.origin,
+                kind, name, rule, suppressed = e.suppressed,
+                "isogate {outcome}"
+            ),
+            Outcome::Dispatched | Outcome::Delivered => tracing::info!(
+                target: "isogate::audit",
+                outcome, reason, window = %e.window, origin = %e.origin,
+                kind, name, rule, suppressed = e.suppressed,
+                "isogate {outcome}"
+            ),
+        }
+    }
+}
+
 /// Counts of what the gate did, by outcome and discard reason: atomics, so
 /// counting takes no lock.
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
     dispatched: AtomicU64,
     delivered: AtomicU64,
+    dropped: AtomicU64,
     discarded: [AtomicU64; DiscardReason::ALL.len()],
     audit_suppressed: AtomicU64,
 }
@@ -160,6 +229,7 @@ impl Counters {
         let counter = match (outcome, reason) {
             (Outcome::Dispatched, _) => &self.dispatched,
             (Outcome::Delivered, _) => &self.delivered,
+            (Outcome::Dropped, _) => &self.dropped,
             (Outcome::Discarded, Some(r)) => match self.discarded.get(r as usize) {
                 Some(c) => c,
                 None => return,
@@ -178,6 +248,7 @@ impl Counters {
         CounterSnapshot {
             dispatched: read(&self.dispatched),
             delivered: read(&self.delivered),
+            dropped: read(&self.dropped),
             discarded: DiscardReason::ALL
                 .iter()
                 .map(|&r| (r, self.discarded.get(r as usize).map_or(0, read)))
@@ -194,6 +265,8 @@ pub struct CounterSnapshot {
     pub dispatched: u64,
     /// Events handed to listeners.
     pub delivered: u64,
+    /// Replies and events to windows dropped by the host layer (full queue).
+    pub dropped: u64,
     /// Discards by reason (every reason listed, zero included).
     pub discarded: Vec<(DiscardReason, u64)>,
     /// Audit events dropped by the audit rate cap.

@@ -170,6 +170,9 @@ pub struct CallRequest {
     pub window: String,
     /// Sender origin.
     pub origin: String,
+    /// The frame load that sealed the call: its reply goes to that load
+    /// only ([`crate::Host::reply`]).
+    pub load_id: u32,
 }
 
 impl CallRequest {
@@ -228,6 +231,7 @@ enum Input<'b> {
 struct Checked<'a> {
     msg: Message<'a>,
     sender: Sender<'a>,
+    load_id: u32,
 }
 
 impl Checked<'_> {
@@ -251,6 +255,7 @@ impl Checked<'_> {
                 body: body.to_vec(),
                 window,
                 origin,
+                load_id: self.load_id,
             }),
             Message::Emit { event, payload } => Admitted::Event(EventMessage {
                 name: event.into_owned(),
@@ -500,9 +505,77 @@ impl<R: Router> Gate<R> {
         frame::render(&self.key, load_id, window, parent_origin, hook_script)
     }
 
-    /// Forgets a closed window's replay state.
+    /// Forgets a closed window's replay and rate state. Its loads stay
+    /// retired: its envelopes are refused from now on.
     pub fn close_window(&self, window: &str) {
-        lock(&self.state).replay.forget(window);
+        let mut state = lock(&self.state);
+        state.replay.forget(window);
+        state.rates.forget(window);
+    }
+
+    /// Discards a message whose window the host has not opened
+    /// (`crate::host`): counted and audited as `wrong_window`, unopened.
+    pub(crate) fn discard_unknown_window(&self, sender: Sender<'_>) {
+        let trail = Trail {
+            detail: Some("the sender's window is not open".into()),
+            ..Trail::default()
+        };
+        self.discard(sender, DiscardReason::WrongWindow, trail);
+    }
+
+    /// Whether the policy lets the core send the event `name` with
+    /// `payload` to the window `to` (label and origin): its `deliver` rules
+    /// (`docs/POLICY.md`), or any event when the policy has none. A refusal
+    /// is counted and audited (`outcome: "dropped"`, `reason: "denied"`,
+    /// `kind: "deliver"`). The host layer's [`crate::Host::emit`] asks this
+    /// for every event; a host that delivers events itself must too.
+    pub fn may_deliver(&self, to: Sender<'_>, name: &str, payload: &Value) -> bool {
+        let policy = self.policy.load();
+        if !policy.governs_delivery() {
+            return true;
+        }
+        let decision = policy.decide(&policy::Request {
+            window: to.window,
+            origin: to.origin,
+            kind: MessageKind::Deliver,
+            name,
+            args: payload,
+        });
+        drop(policy);
+        if !decision.allowed {
+            let trail = Trail {
+                kind: Some(MessageKind::Deliver),
+                name: Some(name.to_owned()),
+                rule: decision.rule,
+                detail: Some(decision.reason),
+                ..Trail::default()
+            };
+            self.record(to, Outcome::Dropped, Some(DiscardReason::Denied), trail);
+        }
+        decision.allowed
+    }
+
+    /// Records a reply or event (`Deliver`, named) to a window that the host
+    /// layer dropped: its queue was full (`reason` `None`), or the reply's
+    /// frame load is gone (`StaleLoad`).
+    pub(crate) fn record_dropped(
+        &self,
+        to: Sender<'_>,
+        kind: MessageKind,
+        name: Option<&str>,
+        reason: Option<DiscardReason>,
+    ) {
+        let detail = match reason {
+            Some(DiscardReason::StaleLoad) => "the frame load that sealed the call is gone",
+            _ => "the window's delivery queue is full",
+        };
+        let trail = Trail {
+            kind: Some(kind),
+            name: name.map(str::to_owned),
+            detail: Some(detail.into()),
+            ..Trail::default()
+        };
+        self.record(to, Outcome::Dropped, reason, trail);
     }
 
     /// Handles one envelope in text transport form (base64url).
@@ -806,7 +879,12 @@ impl<R: Router> Gate<R> {
         // The router does not hold the policy snapshot: a slow router must
         // not keep a swapped-out policy alive.
         drop(policy);
-        let dispatched = dispatch(Checked { msg, sender });
+        let load_id = trail.load_id.unwrap_or_default();
+        let dispatched = dispatch(Checked {
+            msg,
+            sender,
+            load_id,
+        });
         if let Some(suppressed) = ticket {
             let kept = trail.kept();
             self.emit(
@@ -912,12 +990,18 @@ impl<R: Router> Gate<R> {
         let ts_ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        let (window, window_len) =
+            crate::audit::clip(sender.window, crate::audit::MAX_AUDIT_WINDOW);
+        let (origin, origin_len) =
+            crate::audit::clip(sender.origin, crate::audit::MAX_AUDIT_ORIGIN);
         sink(&AuditEvent {
             ts_ms,
             outcome,
             reason,
-            window: sender.window.to_owned(),
-            origin: sender.origin.to_owned(),
+            window,
+            window_len,
+            origin,
+            origin_len,
             kind: t.kind,
             name: t.name,
             load_id: t.load_id,

@@ -24,6 +24,7 @@ pub mod frame;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod gate;
+pub mod host;
 pub mod key;
 pub mod learn;
 pub mod message;
@@ -42,6 +43,7 @@ pub use gate::{
     Admitted, Call, CallRequest, Event, EventMessage, Gate, Handled, Handler, Reply, Router,
     Sender, Verdict,
 };
+pub use host::{AuditHub, Host};
 pub use key::LaunchKey;
 pub use message::{Limits, MessageKind};
 pub use names::{is_window_label, MAX_WINDOW_LEN};

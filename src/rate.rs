@@ -65,6 +65,11 @@ impl WindowRates {
         self.buckets.insert(window.into(), bucket);
         allowed
     }
+
+    /// Forgets a window's bucket (the window was closed).
+    pub fn forget(&mut self, window: &str) {
+        self.buckets.remove(window);
+    }
 }
 
 #[cfg(test)]

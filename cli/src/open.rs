@@ -102,7 +102,8 @@ fn record(v: Verdict) -> Value {
     // An admitted command or event is `dispatched`; `kind` tells which.
     let outcome = match v.outcome {
         Outcome::Dispatched | Outcome::Delivered => "dispatched",
-        Outcome::Discarded => "discarded",
+        // `Dropped` is the host layer's (outgoing queues), never a verdict's.
+        Outcome::Discarded | Outcome::Dropped => "discarded",
     };
     json!({
         "outcome": outcome,

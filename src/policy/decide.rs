@@ -52,6 +52,7 @@ fn kind_word(kind: MessageKind) -> &'static str {
     match kind {
         MessageKind::Invoke => "command",
         MessageKind::Emit => "event",
+        MessageKind::Deliver => "delivering event",
     }
 }
 
@@ -65,6 +66,9 @@ enum Verdict<'p> {
     Allowed(&'p Rule),
     /// Named, but no allow rule passed.
     Default(&'p Candidates),
+    /// A delivery under a policy without `deliver` rules: egress is not
+    /// governed, every event is delivered.
+    Ungoverned,
 }
 
 impl Policy {
@@ -72,7 +76,11 @@ impl Policy {
         let index = match req.kind {
             MessageKind::Invoke => &self.commands,
             MessageKind::Emit => &self.events,
+            MessageKind::Deliver => &self.deliveries,
         };
+        if req.kind == MessageKind::Deliver && index.len() == 0 {
+            return Verdict::Ungoverned;
+        }
         let Some(cands) = index.lookup(req.name) else {
             return Verdict::Unnamed;
         };
@@ -122,6 +130,13 @@ impl Policy {
             }
             Verdict::Allowed(rule) => allow(&rule.id),
             Verdict::Default(cands) => self.denied_by_default(req, cands, &mut scope, explain),
+            Verdict::Ungoverned => Decision {
+                allowed: true,
+                rule: None,
+                reason:
+                    "the policy has no `deliver` rules, so every event the core sends is delivered"
+                        .to_owned(),
+            },
         }
     }
 
@@ -239,8 +254,8 @@ fn locate<'v, 'a>(req: &Query<'v, 'a>, trace: &[Step<'_>]) -> (String, &'v Json<
     let subject = match (req.kind, path.is_empty()) {
         (MessageKind::Invoke, true) => "arguments".to_owned(),
         (MessageKind::Invoke, false) => format!("argument {}", quote(&path)),
-        (MessageKind::Emit, true) => "payload".to_owned(),
-        (MessageKind::Emit, false) => format!("payload {}", quote(&path)),
+        (MessageKind::Emit | MessageKind::Deliver, true) => "payload".to_owned(),
+        (MessageKind::Emit | MessageKind::Deliver, false) => format!("payload {}", quote(&path)),
     };
     (subject, value)
 }

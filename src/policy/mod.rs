@@ -130,15 +130,18 @@ impl Decision {
     /// `{"decision":"allow"|"deny","rule":<id or null>,"reason":"..."}`, with
     /// the fields in that order (the output of `isogate decide`).
     pub fn to_json(&self) -> String {
-        let decision = if self.allowed { "allow" } else { "deny" };
-        let rule = match &self.rule {
-            Some(id) => Value::String(id.clone()).to_string(),
-            None => "null".to_owned(),
+        #[derive(serde::Serialize)]
+        struct Line<'a> {
+            decision: &'static str,
+            rule: Option<&'a str>,
+            reason: &'a str,
+        }
+        let line = Line {
+            decision: if self.allowed { "allow" } else { "deny" },
+            rule: self.rule.as_deref(),
+            reason: &self.reason,
         };
-        format!(
-            "{{\"decision\":\"{decision}\",\"rule\":{rule},\"reason\":{}}}",
-            Value::String(self.reason.clone())
-        )
+        serde_json::to_string(&line).unwrap_or_default()
     }
 }
 
@@ -168,6 +171,8 @@ pub struct Policy {
     rules: Vec<model::Rule>,
     commands: compile::Index,
     events: compile::Index,
+    /// `deliver` rules: which events the core may send to which windows.
+    deliveries: compile::Index,
     limits: Limits,
     rate: Option<Rate>,
 }
@@ -176,7 +181,10 @@ impl std::fmt::Debug for Policy {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Policy")
             .field("rules", &self.rules.len())
-            .field("names", &(self.commands.len() + self.events.len()))
+            .field(
+                "names",
+                &(self.commands.len() + self.events.len() + self.deliveries.len()),
+            )
             .field("limits", &self.limits)
             .field("rate", &self.rate)
             .finish()
@@ -208,6 +216,7 @@ impl Policy {
                 rules: c.rules,
                 commands: c.commands,
                 events: c.events,
+                deliveries: c.deliveries,
                 limits: c.limits,
                 rate: c.rate,
             }),
@@ -290,6 +299,14 @@ impl Policy {
     /// field over those files).
     pub fn rate(&self) -> Option<Rate> {
         self.rate
+    }
+
+    /// Whether the policy governs what the core sends to windows: it has at
+    /// least one `deliver` rule. Without any, every core-to-window event is
+    /// delivered (as before egress rules existed); with one, an event no
+    /// `deliver` rule allows for the window is not delivered.
+    pub fn governs_delivery(&self) -> bool {
+        self.deliveries.len() > 0
     }
 
     /// How many rules the composed policy has.
