@@ -1,19 +1,20 @@
-//! The isolation frame of each webview: rendered when a page load starts,
-//! served once to that page load, forgotten when the webview goes.
+//! The isolation frame of each webview, through isogate's host layer: when
+//! a page load starts the webview's window is opened (again) at the page's
+//! origin and a frame rendered under a one-shot, expiring token; the frame
+//! scheme serves it once to that webview; the window is closed when the
+//! webview goes.
 
+use isogate::host::HostError;
 use isogate::router::Table;
-use isogate::{FrameDocument, Gate};
+use isogate::{FrameDocument, Host};
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 
-/// Most webviews tracked at once (labels come from the app, not the page;
-/// the bound is a backstop).
-pub const MAX_WEBVIEWS: usize = 1024;
-
-/// One pending frame document per webview label.
+/// The token of each webview's pending frame document. Keys are webview
+/// labels (the app's, never the page's), at most one per open window.
 #[derive(Default)]
 pub struct Frames {
-    pending: Mutex<HashMap<String, FrameDocument>>,
+    tokens: Mutex<HashMap<String, String>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -22,40 +23,39 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl Frames {
     /// A page load started in `label` at `origin` (`None`: a page without
-    /// an origin, which gets no frame). Retires the webview's earlier frame
-    /// loads (their envelopes are refused from now on) and renders the frame
-    /// for this load.
+    /// an origin, which gets no frame and whose window is closed). The
+    /// window starts over: its earlier frame loads are retired (their
+    /// envelopes are refused from now on) and a frame is rendered for this
+    /// load.
     pub fn begin_load(
         &self,
-        gate: &Gate<Table>,
+        host: &Host<Table>,
         label: &str,
         origin: Option<&str>,
         hook: Option<&str>,
-    ) -> Result<(), String> {
-        gate.close_window(label);
-        let mut pending = lock(&self.pending);
-        pending.remove(label);
+    ) -> Result<(), HostError> {
+        lock(&self.tokens).remove(label);
         let Some(origin) = origin else {
+            host.close_window(label);
             return Ok(());
         };
-        if pending.len() >= MAX_WEBVIEWS {
-            return Err(format!("more than {MAX_WEBVIEWS} webviews"));
-        }
-        let doc = gate
-            .render_frame(label, origin, hook)
-            .map_err(|e| e.to_string())?;
-        pending.insert(label.to_owned(), doc);
+        host.open_window(label, origin)?;
+        let token = host.new_frame(label, hook)?;
+        lock(&self.tokens).insert(label.to_owned(), token);
         Ok(())
     }
 
-    /// The frame document of `label`'s current page load, once.
-    pub fn take(&self, label: &str) -> Option<FrameDocument> {
-        lock(&self.pending).remove(label)
+    /// The frame document of `label`'s current page load, once (and only
+    /// within the host layer's frame time to live).
+    pub fn take(&self, host: &Host<Table>, label: &str) -> Option<FrameDocument> {
+        let token = lock(&self.tokens).remove(label)?;
+        host.take_frame(&token)
     }
 
-    /// The webview is gone: forget its frame and its replay state.
-    pub fn close(&self, gate: &Gate<Table>, label: &str) {
-        lock(&self.pending).remove(label);
-        gate.close_window(label);
+    /// The webview is gone: its window closes (queue, pending frame, replay
+    /// and rate state freed).
+    pub fn close(&self, host: &Host<Table>, label: &str) {
+        lock(&self.tokens).remove(label);
+        host.close_window(label);
     }
 }

@@ -48,8 +48,8 @@ pub mod transport;
 use frames::Frames;
 use isogate::router::Table;
 use isogate::{
-    Admitted, AuditEvent, CounterSnapshot, Gate, LaunchKey, Policy, PolicyErrors, PolicySource,
-    Sender,
+    Admitted, AuditEvent, CounterSnapshot, Gate, Host, LaunchKey, Policy, PolicyErrors,
+    PolicySource, Sender,
 };
 use origin::{origin_of, SchemeStyle};
 use std::borrow::Cow;
@@ -162,7 +162,7 @@ impl Isogate {
     /// installs it with the invoke system; both are needed.
     pub fn plugin<R: Runtime>(self) -> TauriPlugin<R> {
         let shared = Arc::new(Shared {
-            gate: self.gate,
+            host: Host::new(self.gate),
             hook: self.hook,
             frames: Frames::default(),
         });
@@ -182,7 +182,7 @@ impl Isogate {
                 if payload.event() == PageLoadEvent::Started {
                     let origin = origin_of(payload.url());
                     if let Err(e) = load.frames.begin_load(
-                        &load.gate,
+                        &load.host,
                         webview.label(),
                         origin.as_deref(),
                         load.hook.as_deref(),
@@ -216,7 +216,7 @@ impl Isogate {
                     ..
                 } = event
                 {
-                    events.frames.close(&events.gate, label);
+                    events.frames.close(&events.host, label);
                 }
             })
             .build()
@@ -239,7 +239,7 @@ impl<R: Runtime> BuilderExt for tauri::Builder<R> {
 }
 
 struct Shared {
-    gate: Gate<Table>,
+    host: Host<Table>,
     hook: Option<String>,
     frames: Frames,
 }
@@ -249,14 +249,19 @@ struct Shared {
 pub struct Handle(Arc<Shared>);
 
 impl Handle {
+    /// The host layer around the gate (its windows and counters).
+    pub fn host(&self) -> &Host<Table> {
+        &self.0.host
+    }
+
     /// The gate (policy reload, counters).
     pub fn gate(&self) -> &Gate<Table> {
-        &self.0.gate
+        self.0.host.gate()
     }
 
     /// The gate's counters.
     pub fn counters(&self) -> CounterSnapshot {
-        self.0.gate.counters()
+        self.0.host.gate().counters()
     }
 }
 
@@ -284,7 +289,7 @@ fn serve_frame(
     responder: UriSchemeResponder,
 ) {
     let doc = (request.method() == Method::GET && request.uri().path() == FRAME_PATH)
-        .then(|| shared.frames.take(label))
+        .then(|| shared.frames.take(&shared.host, label))
         .flatten();
     let Some(mut doc) = doc else {
         responder.respond(response(StatusCode::NOT_FOUND, Vec::new()));
@@ -336,7 +341,7 @@ fn serve_ipc<R: Runtime>(
         window: label,
         origin: &origin,
     };
-    let call = match shared.gate.open_and_check(sender, request.body()) {
+    let call = match shared.host.check(sender, request.body()) {
         Some(Admitted::Call(call)) => call,
         // Events travel as Tauri commands (`plugin:event|emit`); an isogate
         // emit has no Tauri meaning.

@@ -115,6 +115,7 @@ mod tests {
             body: body.to_vec(),
             window: "main".into(),
             origin: "tauri://localhost".into(),
+            load_id: 1,
         }
     }
 

@@ -135,17 +135,92 @@
         info('10 MiB round trip', ms.toFixed(0) + ' ms');
       });
     }).then(function () {
-      return results;
+      // An envelope sealed by this page load, kept for the next one.
+      return window.isogate.seal({ kind: 'invoke', id: 4000000001, cmd: 'greet', args: { name: 'Stale' } }, null);
+    }).then(function (envelope) {
+      return { results: results, stale: btoa(String.fromCharCode.apply(null, envelope)) };
     }, function (e) {
       check('the self-test page ran to the end', false, String(e));
+      return { results: results, stale: null };
+    });
+  }
+
+  // After the reload: the old load's envelope is refused, the new frame works.
+  function afterReload(saved) {
+    var results = saved.results;
+    function check(name, ok, detail) {
+      results.push({ name: name, ok: !!ok, detail: String(detail) });
+      show((ok ? 'ok   ' : 'FAIL ') + name + ': ' + detail);
+    }
+    var stale = Uint8Array.from(atob(saved.stale || ''), function (c) { return c.charCodeAt(0); });
+    return fetch(IPC_URL, { method: 'POST', body: stale }).then(function (resp) {
+      return resp.status + ' ' + (resp.headers.get('Isogate-Result') || 'no result');
+    }).then(function (outcome) {
+      check('after a reload, an envelope of the previous page load is discarded', outcome === '204 no result', outcome);
+      return within(core.invoke('greet', { name: 'Reloaded' }), 10000);
+    }).then(function (r) {
+      check('after a reload, a new frame load seals again', r.how === 'resolved' && r.value === 'Hello, Reloaded!', JSON.stringify(r));
       return results;
     });
   }
 
+  // --bench: the same calls in every mode, timed here (BENCHMARKS.md).
+  function runBench() {
+    var results = { small: [], paused: [], mib1: [], mib10: [] };
+    function pattern(n) {
+      var bytes = new Uint8Array(n);
+      for (var i = 0; i < n; i++) bytes[i] = (i * 31 + 7) & 255;
+      return { bytes: bytes, fnv: fnv1a(bytes) };
+    }
+    var b1 = pattern(1024 * 1024);
+    var b10 = pattern(10 * 1024 * 1024);
+    function digest(b) {
+      return function () {
+        return core.invoke('digest', b.bytes).then(function (r) {
+          if (r.len !== b.bytes.length || r.fnv !== b.fnv) throw new Error('digest mismatch');
+        });
+      };
+    }
+    function ping() {
+      return core.invoke('ping').then(function (r) {
+        if (r !== 'pong') throw new Error('bad ping');
+      });
+    }
+    // n timed calls of fn, one after the other, each after `pause` ms.
+    function repeat(n, fn, out, pause) {
+      var p = Promise.resolve();
+      for (var i = 0; i < n; i++) {
+        p = p.then(function () { return pause ? sleep(pause) : null; }).then(function () {
+          var t = performance.now();
+          return fn().then(function () { if (out) out.push(performance.now() - t); });
+        });
+      }
+      return p;
+    }
+    show('bench: running');
+    return repeat(30, ping, null, 0)
+      .then(function () { return repeat(300, ping, results.small, 0); })
+      .then(function () { return repeat(30, ping, results.paused, 100); })
+      .then(function () { return repeat(3, digest(b1), null, 0); })
+      .then(function () { return repeat(15, digest(b1), results.mib1, 0); })
+      .then(function () { return repeat(5, digest(b10), results.mib10, 0); })
+      .then(function () { return core.invoke('bench_report', { results: results }); },
+        function (e) { show('bench failed: ' + e); results.error = String(e); return core.invoke('bench_report', { results: results }); });
+  }
+
   core.invoke('self_test_paths').then(function (paths) {
+    if (paths.bench) return runBench();
     if (!paths.self_test) return interactive();
-    return selfTest(paths).then(function (results) {
-      return core.invoke('report', { results: results });
+    var saved = sessionStorage.getItem('isogate-self-test');
+    if (saved !== null) {
+      sessionStorage.removeItem('isogate-self-test');
+      return afterReload(JSON.parse(saved)).then(function (results) {
+        return core.invoke('report', { results: results });
+      });
+    }
+    return selfTest(paths).then(function (state) {
+      sessionStorage.setItem('isogate-self-test', JSON.stringify(state));
+      location.reload();
     });
   }, function (e) { show('self_test_paths: ' + e); });
 })();

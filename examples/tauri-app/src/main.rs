@@ -2,9 +2,13 @@
 //! app or plugin, behind the gate; the frontend (`dist/`) is plain
 //! `@tauri-apps/api` code (`window.__TAURI__` with `withGlobalTauri`).
 //!
-//! `cargo run --manifest-path examples/tauri-app/Cargo.toml` opens the app;
-//! `-- --self-test` runs the scripted page, prints each check and exits 0 or
-//! 1 by itself (under `xvfb-run -a` without a display).
+//! `cargo run --manifest-path isogate-tauri/Cargo.toml -p isogate-tauri-app`
+//! opens the app; `-- --self-test` runs the scripted page, prints each check
+//! and exits 0 or 1 by itself (under `xvfb-run -a` without a display);
+//! `-- --bench` measures the same app without isolation, with Tauri's
+//! isolation pattern and with isogate, side by side (`bench.rs`).
+
+mod bench;
 
 use isogate_tauri::isogate::{json_lines_sink, CounterSnapshot, DiscardReason, PolicySource};
 use isogate_tauri::{BuilderExt as _, Isogate};
@@ -27,6 +31,8 @@ const READABLE_CONTENT: &str = "read through isogate and the fs plugin";
 #[derive(Default)]
 struct Observed {
     self_test: bool,
+    /// `Some(mode)` when measuring (`--bench-run MODE`).
+    bench: Option<bench::Mode>,
     greet_calls: AtomicU64,
     delete_calls: AtomicU64,
     digest_calls: AtomicU64,
@@ -85,6 +91,7 @@ fn stream(channel: Channel<String>) -> Result<(), String> {
 fn self_test_paths(observed: State<'_, Arc<Observed>>) -> Value {
     json!({
         "self_test": observed.self_test,
+        "bench": observed.bench.map(bench::Mode::name),
         "readable": observed.dir.join("readable.txt"),
         "forbidden": observed.dir.join("forbidden.txt"),
         "content": READABLE_CONTENT,
@@ -107,16 +114,25 @@ fn report(
     app.exit(if passed { 0 } else { 1 });
 }
 
+/// The smallest command: the round trip is all there is to measure.
+#[tauri::command]
+fn ping() -> &'static str {
+    "pong"
+}
+
 fn main() {
-    let self_test = match std::env::args().nth(1).as_deref() {
-        None => false,
-        Some("--self-test") => true,
-        Some(other) => {
-            eprintln!("usage: isogate-tauri-app [--self-test] (unknown argument `{other}`)");
-            std::process::exit(2);
-        }
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (self_test, mode) = match args.iter().map(String::as_str).collect::<Vec<_>>()[..] {
+        [] => (false, None),
+        ["--self-test"] => (true, None),
+        ["--bench"] => std::process::exit(bench::drive()),
+        ["--bench-run", mode] => match bench::Mode::parse(mode) {
+            Some(mode) => (false, Some(mode)),
+            None => usage(),
+        },
+        _ => usage(),
     };
-    std::process::exit(match run(self_test) {
+    std::process::exit(match run(self_test, mode) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e}");
@@ -125,9 +141,16 @@ fn main() {
     });
 }
 
-fn run(self_test: bool) -> Result<i32, String> {
+fn usage() -> ! {
+    eprintln!(
+        "usage: isogate-tauri-app [--self-test | --bench | --bench-run brownfield|isolation|isogate]"
+    );
+    std::process::exit(2);
+}
+
+fn run(self_test: bool, mode: Option<bench::Mode>) -> Result<i32, String> {
     let started = Instant::now();
-    if self_test {
+    if self_test || mode.is_some() {
         std::thread::spawn(|| {
             std::thread::sleep(SELF_TEST_DEADLINE);
             eprintln!(
@@ -145,6 +168,7 @@ fn run(self_test: bool) -> Result<i32, String> {
         .map_err(|e| format!("cannot write the readable file: {e}"))?;
     let observed = Arc::new(Observed {
         self_test,
+        bench: mode,
         dir,
         ..Observed::default()
     });
@@ -158,8 +182,22 @@ fn run(self_test: bool) -> Result<i32, String> {
     .with_audit(json_lines_sink(std::io::stderr()));
 
     let pings = Arc::clone(&observed);
-    let app = tauri::Builder::default()
-        .isogate(isogate)
+    let builder = match mode {
+        // The same app without isogate: Tauri's own IPC (brownfield), or
+        // Tauri's isolation pattern (its context below), for `--bench`.
+        Some(bench::Mode::Brownfield | bench::Mode::Isolation) => tauri::Builder::default(),
+        Some(bench::Mode::Isogate) | None => tauri::Builder::default().isogate(isogate),
+    };
+    let context = match mode {
+        #[cfg(feature = "bench")]
+        Some(bench::Mode::Isolation) => tauri::generate_context!("tauri.isolation.conf.json"),
+        #[cfg(not(feature = "bench"))]
+        Some(bench::Mode::Isolation) => {
+            return Err("Tauri's isolation pattern needs `--features bench`".into())
+        }
+        _ => tauri::generate_context!(),
+    };
+    let app = builder
         .plugin(tauri_plugin_fs::init())
         .manage(Arc::clone(&observed))
         .invoke_handler(tauri::generate_handler![
@@ -169,7 +207,9 @@ fn run(self_test: bool) -> Result<i32, String> {
             trigger_core_emit,
             stream,
             self_test_paths,
-            report
+            report,
+            ping,
+            bench::bench_report
         ])
         .setup(move |app| {
             app.listen_any("page-ping", move |event| {
@@ -178,7 +218,7 @@ fn run(self_test: bool) -> Result<i32, String> {
             });
             Ok(())
         })
-        .build(tauri::generate_context!())
+        .build(context)
         .map_err(|e| format!("cannot build the app: {e}"))?;
     let code = app.run_return(|_, _| {});
     if self_test {
@@ -215,13 +255,13 @@ fn verdict(results: &[Value], observed: &Observed, counters: &CounterSnapshot) -
     }
     check(
         "the page reported every check",
-        results.iter().filter(|r| r["info"] != json!(true)).count() >= 12,
+        results.iter().filter(|r| r["info"] != json!(true)).count() >= 15,
         format!("{} results", results.len()),
     );
     let greets = observed.greet_calls.load(Ordering::SeqCst);
     check(
-        "`greet` ran twice (the call and the first copy of the replayed envelope; not Mallory, not ipc://, not ipc.postMessage)",
-        greets == 2,
+        "`greet` ran three times (the call, the first copy of the replayed envelope, the call after the reload; not Mallory, not ipc://, not ipc.postMessage, not the stale envelope)",
+        greets == 3,
         format!("{greets} calls"),
     );
     let deletes = observed.delete_calls.load(Ordering::SeqCst);
@@ -252,6 +292,7 @@ fn verdict(results: &[Value], observed: &Observed, counters: &CounterSnapshot) -
     for (reason, at_least) in [
         (DiscardReason::Denied, 3),
         (DiscardReason::Replay, 1),
+        (DiscardReason::StaleLoad, 1),
         (DiscardReason::Malformed, 2),
     ] {
         let got = counters.discarded(reason);
