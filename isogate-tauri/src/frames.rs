@@ -59,3 +59,78 @@ impl Frames {
         host.close_window(label);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use isogate::{Gate, LaunchKey, Policy, PolicySource};
+
+    fn host() -> Host<Table> {
+        let policy = Policy::load(&[PolicySource {
+            name: "p.json",
+            text: r#"{"version": 1, "rules": []}"#,
+        }])
+        .unwrap();
+        Host::new(Gate::new(
+            LaunchKey::generate().unwrap(),
+            policy,
+            Table::new(),
+        ))
+    }
+
+    #[test]
+    fn one_frame_per_page_load_served_once() {
+        let (host, frames) = (host(), Frames::default());
+        frames
+            .begin_load(&host, "main", Some("tauri://localhost"), None)
+            .unwrap();
+        let first = frames.take(&host, "main").unwrap();
+        assert!(first.html.contains("tauri://localhost"));
+        assert!(frames.take(&host, "main").is_none(), "served twice");
+        assert!(frames.take(&host, "other").is_none());
+
+        // A reload: a new frame load, served once again.
+        frames
+            .begin_load(&host, "main", Some("tauri://localhost"), None)
+            .unwrap();
+        let second = frames.take(&host, "main").unwrap();
+        assert!(second.load_id > first.load_id);
+        assert!(frames.take(&host, "main").is_none());
+    }
+
+    #[test]
+    fn a_page_without_an_origin_gets_no_frame_and_closes_the_window() {
+        let (host, frames) = (host(), Frames::default());
+        frames
+            .begin_load(&host, "main", Some("tauri://localhost"), None)
+            .unwrap();
+        assert!(host.is_open("main"));
+        frames.begin_load(&host, "main", None, None).unwrap();
+        assert!(!host.is_open("main"));
+        assert!(frames.take(&host, "main").is_none());
+    }
+
+    #[test]
+    fn an_unserved_frame_goes_with_its_webview() {
+        let (host, frames) = (host(), Frames::default());
+        frames
+            .begin_load(&host, "main", Some("tauri://localhost"), None)
+            .unwrap();
+        frames.close(&host, "main");
+        assert!(!host.is_open("main"));
+        assert!(frames.take(&host, "main").is_none());
+    }
+
+    #[test]
+    fn bad_hooks_and_origins_render_nothing() {
+        let (host, frames) = (host(), Frames::default());
+        assert!(frames
+            .begin_load(&host, "main", Some("tauri://localhost"), Some("</script>"))
+            .is_err());
+        assert!(frames.take(&host, "main").is_none());
+        assert!(frames
+            .begin_load(&host, "main", Some("not an origin"), None)
+            .is_err());
+        assert!(frames.take(&host, "main").is_none());
+    }
+}

@@ -190,7 +190,7 @@ fn run(self_test: bool, mode: Option<bench::Mode>) -> Result<i32, String> {
     };
     let context = match mode {
         #[cfg(feature = "bench")]
-        Some(bench::Mode::Isolation) => tauri::generate_context!("tauri.isolation.conf.json"),
+        Some(bench::Mode::Isolation) => tauri::generate_context!("isolation/tauri.conf.json"),
         #[cfg(not(feature = "bench"))]
         Some(bench::Mode::Isolation) => {
             return Err("Tauri's isolation pattern needs `--features bench`".into())
