@@ -28,23 +28,78 @@
 //! `evaluate_script` (`isogate.deliver(reply)`, `isogate.deliverEvent(event)`).
 //! The helper does not depend on an event loop crate.
 //!
-//! What an app adds (with tao; `UserEvent::Deliver` is the app's own):
+//! A whole app (tao for the window and event loop; `UserEvent` is the
+//! app's own):
 //!
-//! ```ignore
-//! let host = Arc::new(Host::new(gate));
-//! let proxy = event_loop.create_proxy();
-//! let isogate = IsogateWry::new(Arc::clone(&host), Options::default(), move |_label| {
-//!     let _ = proxy.send_event(UserEvent::Deliver);
-//! })?;
-//! let webview = isogate
-//!     .attach(WebViewBuilder::new(), "main", |request| assets(request))?
-//!     .build(&window)?;
-//! // in the event loop:
-//! Event::UserEvent(UserEvent::Deliver) => isogate.deliver(&webview)?,
+//! ```no_run
+//! use isogate::{router::Table, Gate, Host, LaunchKey, Policy, PolicySource};
+//! use isogate_wry::{respond, IsogateWry, Options};
+//! use std::sync::Arc;
+//! use tao::event::{Event, WindowEvent};
+//! use tao::event_loop::{ControlFlow, EventLoopBuilder};
+//! use tao::window::WindowBuilder;
+//! use wry::{http::StatusCode, WebViewBuilder};
+//!
+//! const POLICY: &str = r#"{"version": 1, "rules": [{"id": "greet", "effect": "allow",
+//!     "commands": ["greet"], "windows": ["main"], "origins": ["isogate-app://localhost"],
+//!     "args": {"type": "object", "additional": true}}]}"#;
+//! const PAGE: &str = "<!doctype html><script src=isogate.js></script><script src=app.js defer></script>";
+//! const APP_JS: &str = "isogate.init().then(() => isogate.invoke('greet', {}));";
+//!
+//! enum UserEvent {
+//!     Deliver,
+//! }
+//!
+//! fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     let policy = Policy::load(&[PolicySource { name: "policy.json", text: POLICY }])?;
+//!     let router = Table::new().command("greet", |_call| Ok("hello".into()));
+//!     let gate = Gate::new(LaunchKey::generate()?, policy, router);
+//!     let event_loop = EventLoopBuilder::<UserEvent>::with_user_event().build();
+//!     let window = WindowBuilder::new().build(&event_loop)?;
+//!
+//!     // isogate: the helper, woken through the event loop to deliver replies.
+//!     let proxy = event_loop.create_proxy();
+//!     let isogate = IsogateWry::new(Arc::new(Host::new(gate)), Options::default(), move |_window| {
+//!         let _ = proxy.send_event(UserEvent::Deliver);
+//!     })?;
+//!     let csp = isogate.page_csp();
+//!     let builder = isogate.attach(WebViewBuilder::new(), "main", move |request| {
+//!         let (content_type, body) = match request.uri().path() {
+//!             "/" => ("text/html", PAGE),
+//!             "/app.js" => ("text/javascript", APP_JS),
+//!             _ => return None,
+//!         };
+//!         let headers = [("Content-Type", content_type.into()), ("Content-Security-Policy", csp.clone())];
+//!         Some(respond(StatusCode::OK, &headers, body.as_bytes()))
+//!     })?;
+//!     #[cfg(target_os = "linux")]
+//!     let webview = {
+//!         use tao::platform::unix::WindowExtUnix;
+//!         use wry::WebViewBuilderExtUnix;
+//!         builder.build_gtk(window.default_vbox().ok_or("no GTK container")?)?
+//!     };
+//!     #[cfg(not(target_os = "linux"))]
+//!     let webview = builder.build(&window)?;
+//!
+//!     event_loop.run(move |event, _, control_flow| {
+//!         *control_flow = ControlFlow::Wait;
+//!         match event {
+//!             Event::UserEvent(UserEvent::Deliver) => {
+//!                 let _ = isogate.deliver(&webview);
+//!             }
+//!             Event::WindowEvent { event: WindowEvent::CloseRequested, .. } => {
+//!                 isogate.close("main");
+//!                 *control_flow = ControlFlow::Exit;
+//!             }
+//!             _ => {}
+//!         }
+//!     })
+//! }
 //! ```
 //!
-//! and the page, `<script src="isogate.js"></script>` then
-//! `isogate.init().then(...)`, `isogate.invoke("greet", {...})`.
+//! The page loads `isogate.js` from its own origin and calls
+//! `isogate.init()` with no arguments: the script knows this load's frame
+//! URL and the IPC transport.
 //!
 //! The page's own assets should come with a CSP that lets it frame the
 //! frame origin and nothing else ([`IsogateWry::page_csp`]).
