@@ -104,9 +104,14 @@
 //! The page's own assets should come with a CSP that lets it frame the
 //! frame origin and nothing else ([`IsogateWry::page_csp`]).
 //!
-//! One webview per `WebContext`: wry registers custom protocols per web
-//! context on Linux, and each [`IsogateWry::attach`] registers its own
-//! (wry gives every webview its own context unless the app shares one).
+//! Limits: one webview per `WebContext` (wry registers custom protocols
+//! per web context on Linux, and each [`IsogateWry::attach`] registers its
+//! own; wry gives every webview its own context unless the app shares
+//! one). `attach` sets the webview's IPC handler: another one set after it
+//! disconnects isogate. The router runs in the IPC handler, on the event
+//! loop's thread: keep its commands quick (an app with slow commands wires
+//! the IPC handler itself, with [`Host::check_text`] and
+//! [`Host::push_reply`]).
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -437,7 +442,7 @@ impl<R: Router + Send + Sync + 'static> IsogateWry<R> {
     /// sets the webview's id to `label` and its URL to the start path on
     /// the app scheme, and registers the app scheme (`assets` answers every
     /// path but [`SCRIPT_PATH`]; `None` is a `404`), the frame scheme and
-    /// the IPC handler. Replaces an IPC handler set before.
+    /// the IPC handler. Replaces an IPC handler set before; set none after.
     pub fn attach<'a>(
         &self,
         builder: WebViewBuilder<'a>,
