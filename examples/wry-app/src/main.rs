@@ -23,8 +23,8 @@
 
 use isogate::router::Table;
 use isogate::{
-    json_lines_sink, AuditEvent, CounterSnapshot, DiscardReason, Gate, Host, LaunchKey, Outcome,
-    Policy, PolicySource,
+    json_lines_sink, AuditEvent, CounterSnapshot, DiscardReason, Gate, Grant, GrantValue, Host,
+    LaunchKey, Outcome, Policy, PolicySource,
 };
 use isogate_wry::{respond, AppResponse, IsogateWry, Options as WryOptions};
 use serde_json::{json, Value};
@@ -69,6 +69,9 @@ enum UserEvent {
 struct Observed {
     greet_calls: AtomicU64,
     forbidden_calls: AtomicU64,
+    read_calls: AtomicU64,
+    /// Whether `host.emit` refused the event the policy does not deliver.
+    balance_withheld: std::sync::atomic::AtomicBool,
     audit: Mutex<VecDeque<AuditEvent>>,
     report: Mutex<Option<Value>>,
 }
@@ -81,6 +84,14 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 struct GreetArgs {
     name: String,
 }
+
+#[derive(serde::Deserialize)]
+struct ReadArgs {
+    path: String,
+}
+
+/// The file the self-test "picks" (a stand-in for a native file dialog).
+const PICKED: &str = "/home/user/picked.txt";
 
 struct Options {
     self_test: bool,
@@ -131,10 +142,16 @@ fn main() {
 fn router(observed: &Arc<Observed>) -> Table {
     let greets = Arc::clone(observed);
     let forbidden = Arc::clone(observed);
+    let reads = Arc::clone(observed);
     Table::new()
         .typed("greet", move |args: GreetArgs, _call| {
             greets.greet_calls.fetch_add(1, Ordering::SeqCst);
             Ok::<_, String>(format!("Hello, {}!", args.name))
+        })
+        .typed("read_file", move |args: ReadArgs, _call| {
+            // The app's own file reading; the self-test's file is a stand-in.
+            reads.read_calls.fetch_add(1, Ordering::SeqCst);
+            Ok::<_, String>(format!("contents of {}", args.path))
         })
         .command("delete_everything", move |_call| {
             // Never reached: the policy allows no such command.
@@ -321,6 +338,20 @@ fn run(options: Options) -> Result<(), String> {
                     let _ = proxy.send_event(UserEvent::PageOrigin(origin));
                 });
                 if self_test {
+                    // The user picked a file: this page load may read it once.
+                    let picked = Grant {
+                        command: "read_file".into(),
+                        argument: "path".into(),
+                        value: GrantValue::Exact(json!(PICKED)),
+                        uses: 1,
+                        ttl: Duration::from_secs(60),
+                    };
+                    if let Err(e) = host.grant(WINDOW, picked) {
+                        eprintln!("wry-app: cannot grant the picked file: {e}");
+                    }
+                    // An event the policy delivers only to a `wallet` window.
+                    let withheld = !host.emit(WINDOW, "wallet-balance", &json!({"sats": 21}));
+                    observed.balance_withheld.store(withheld, Ordering::SeqCst);
                     // A core-to-window event, for the self-test page to receive.
                     host.emit(WINDOW, "self-test-hello", &json!({"from": "the core"}));
                 }
@@ -397,6 +428,33 @@ fn verdict(report: &Value, observed: &Observed, host: &Host<Table>) -> bool {
         greets == 2,
         format!("{greets} calls"),
     );
+    let reads = observed.read_calls.load(Ordering::SeqCst);
+    check(
+        "the router read the granted file once, and nothing else",
+        reads == 1,
+        format!("{reads} calls"),
+    );
+    let grant_used = lock(&observed.audit).iter().any(|e| {
+        e.outcome == Outcome::Dispatched
+            && e.name.as_deref() == Some("read_file")
+            && e.grant.is_some()
+    });
+    check(
+        "the dispatch of `read_file` names the grant it used",
+        grant_used,
+        grant_used.to_string(),
+    );
+    let withheld = observed.balance_withheld.load(Ordering::SeqCst);
+    let dropped_event = lock(&observed.audit).iter().any(|e| {
+        e.outcome == Outcome::Dropped
+            && e.reason == Some(DiscardReason::Denied)
+            && e.name.as_deref() == Some("wallet-balance")
+    });
+    check(
+        "egress: `wallet-balance` is not delivered to `main`, and audited",
+        withheld && dropped_event,
+        format!("emit refused: {withheld}, audited: {dropped_event}"),
+    );
     let forbidden = observed.forbidden_calls.load(Ordering::SeqCst);
     check(
         "the router never ran `delete_everything`",
@@ -414,7 +472,8 @@ fn verdict(report: &Value, observed: &Observed, host: &Host<Table>) -> bool {
         denied_event.to_string(),
     );
     let expected = [
-        (DiscardReason::Denied, 2),
+        // `delete_everything`, the long name, the used-up and the other file.
+        (DiscardReason::Denied, 4),
         (DiscardReason::Replay, 1),
         (DiscardReason::BadTag, 1),
         (DiscardReason::Malformed, 1),
@@ -429,24 +488,26 @@ fn verdict(report: &Value, observed: &Observed, host: &Host<Table>) -> bool {
     }
     let expected_total: u64 = expected.iter().map(|(_, n)| n).sum();
     check(
-        "counters: no other discards, 2 dispatched, 1 delivered",
+        "counters: no other discards, 3 dispatched, 1 delivered, 1 dropped",
         counters.discarded_total() == expected_total
-            && counters.dispatched == 2
-            && counters.delivered == 1,
+            && counters.dispatched == 3
+            && counters.delivered == 1
+            && counters.dropped == 1,
         format!(
-            "{} discarded, {} dispatched, {} delivered",
+            "{} discarded, {} dispatched, {} delivered, {} dropped",
             counters.discarded_total(),
             counters.dispatched,
-            counters.delivered
+            counters.delivered,
+            counters.dropped
         ),
     );
     let host_counters = host.counters();
     check(
-        "host: one frame rendered and served once, nothing dropped or from an unknown window",
+        "host: one frame rendered and served once, one event withheld, nothing from an unknown window",
         host_counters.frames_issued == 1
             && host_counters.frames_served == 1
             && host_counters.frames_unused == 0
-            && host_counters.dropped == 0
+            && host_counters.dropped == 1
             && host_counters.unknown_window == 0,
         format!("{host_counters:?}"),
     );

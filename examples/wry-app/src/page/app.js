@@ -8,6 +8,10 @@
   var hello = selfTest && new Promise(function (resolve) {
     isogate.listen('self-test-hello', resolve);
   });
+  // An event the core tries to send here, which the policy delivers only to
+  // a `wallet` window: it must never arrive.
+  var balance = null;
+  if (selfTest) isogate.listen('wallet-balance', function (payload) { balance = payload; });
 
   function toBase64url(bytes) {
     var s = '';
@@ -130,6 +134,22 @@
     }).then(function () {
       return Promise.race([hello, new Promise(function (resolve) { setTimeout(resolve, 3000, 'no event'); })]).then(
         function (payload) { check('a core-to-window event arrives', payload && payload.from === 'the core', JSON.stringify(payload)); });
+    }).then(function () {
+      // The host granted this page load one read of the file the user
+      // picked (before it sent the greeting above).
+      return isogate.invoke('read_file', { path: '/home/user/picked.txt' }).then(
+        function (r) { check('grant: the picked file can be read', r === 'contents of /home/user/picked.txt', JSON.stringify(r)); },
+        function (e) { check('grant: the picked file can be read', false, describe(e)); });
+    }).then(function () {
+      return isogate.invoke('read_file', { path: '/home/user/picked.txt' }, { timeout: 1500 }).then(
+        function (r) { check('grant: only once', false, 'got ' + JSON.stringify(r)); },
+        function (e) { check('grant: only once', e instanceof Error && e.message === 'isogate: timeout', describe(e)); });
+    }).then(function () {
+      return isogate.invoke('read_file', { path: '/home/user/.ssh/id_ed25519' }, { timeout: 1500 }).then(
+        function (r) { check('grant: no other file', false, 'got ' + JSON.stringify(r)); },
+        function (e) { check('grant: no other file', e instanceof Error && e.message === 'isogate: timeout', describe(e)); });
+    }).then(function () {
+      check('egress: an event the policy does not deliver here never arrives', balance === null, JSON.stringify(balance));
     }).then(attackEnvelopes).then(function () {
       // The page tries to read a document of the frame origin: its own
       // frame's URL (the token is spent; the document there is refused
