@@ -256,7 +256,9 @@ pub(crate) fn origin_signatures(
         .into_iter()
         .map(|(bits, example)| Signature { bits, example })
         .collect();
-    out.sort_by(|a, b| a.example.cmp(&b.example));
+    // `null` (an origin no pattern but `*` matches) last: examples are
+    // taken from the front.
+    out.sort_by(|a, b| (a.example == "null", &a.example).cmp(&(b.example == "null", &b.example)));
     Ok(out)
 }
 
