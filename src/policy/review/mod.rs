@@ -880,6 +880,11 @@ fn scope_text(terms: &[Term], one: &str, many: &str) -> String {
             }
         })
         .collect();
+    if let [only] = parts.as_slice() {
+        if terms.iter().all(|t| t.all_of.is_empty()) {
+            return only.clone();
+        }
+    }
     let single = matches!(terms, [t] if t.none_of.is_empty()
         && matches!(t.all_of.as_slice(), [x] if !x.contains('*')));
     let word = if single { one } else { many };

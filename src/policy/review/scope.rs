@@ -61,9 +61,11 @@ pub(crate) fn window_signatures(
     let mut heap = BinaryHeap::new();
     for &c in &alphabet {
         let next = step(&tokens, &start, c);
-        heap.push(Reverse((c.len_utf8(), c.to_string(), next)));
+        heap.push(Reverse((c.len_utf8(), odd(c), c.to_string(), next)));
     }
-    while let Some(Reverse((cost, label, state))) = heap.pop() {
+    // Cheapest in bytes, then with the fewest characters that are not
+    // ASCII letters or digits (nicer examples), then smallest.
+    while let Some(Reverse((cost, penalty, label, state))) = heap.pop() {
         if best.contains_key(&state) {
             continue;
         }
@@ -79,7 +81,7 @@ pub(crate) fn window_signatures(
             if !best.contains_key(&next) {
                 let mut longer = label.clone();
                 longer.push(c);
-                heap.push(Reverse((more, longer, next)));
+                heap.push(Reverse((more, penalty + odd(c), longer, next)));
             }
         }
         best.insert(state, label);
@@ -91,8 +93,9 @@ pub(crate) fn window_signatures(
             .zip(&state)
             .map(|(t, s)| s.contains(&len16(t.len())))
             .collect();
+        let key = |l: &str| (l.len(), l.chars().map(odd).sum::<usize>(), l.to_owned());
         let slot = found.entry(bits).or_insert_with(|| label.clone());
-        if (label.len(), &label) < (slot.len(), &*slot) {
+        if key(&label) < key(slot) {
             *slot = label;
         }
     }
@@ -100,8 +103,18 @@ pub(crate) fn window_signatures(
         .into_iter()
         .map(|(bits, example)| Signature { bits, example })
         .collect();
-    out.sort_by(|a, b| (a.example.len(), &a.example).cmp(&(b.example.len(), &b.example)));
+    out.sort_by_key(|s| {
+        (
+            s.example.len(),
+            s.example.chars().map(odd).sum::<usize>(),
+            s.example.clone(),
+        )
+    });
     Ok(out)
+}
+
+fn odd(c: char) -> usize {
+    usize::from(!c.is_ascii_alphanumeric())
 }
 
 fn len16(n: usize) -> u16 {
