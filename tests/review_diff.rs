@@ -113,12 +113,12 @@ fn msg_payloads() -> Vec<Value> {
 }
 
 /// One generated rule, as JSON text.
-fn rule() -> impl Strategy<Value = (bool, bool, Vec<usize>, Vec<usize>, Option<Vec<usize>>, Option<usize>)> {
+fn rule() -> impl Strategy<Value = GenRule> {
     (
-        any::<bool>(),                                             // allow?
-        prop::bool::weighted(0.8),                                 // command?
-        prop::collection::btree_set(0..COMMANDS.len(), 1..3),      // names
-        prop::collection::btree_set(0..WINDOWS.len(), 1..3),       // windows
+        any::<bool>(),                                        // allow?
+        prop::bool::weighted(0.8),                            // command?
+        prop::collection::btree_set(0..COMMANDS.len(), 1..3), // names
+        prop::collection::btree_set(0..WINDOWS.len(), 1..3),  // windows
         prop::option::of(prop::collection::btree_set(0..ORIGINS.len(), 1..3)),
         prop::option::of(0..ARGS.len()),
     )
@@ -134,7 +134,14 @@ fn rule() -> impl Strategy<Value = (bool, bool, Vec<usize>, Vec<usize>, Option<V
         })
 }
 
-type GenRule = (bool, bool, Vec<usize>, Vec<usize>, Option<Vec<usize>>, Option<usize>);
+type GenRule = (
+    bool,
+    bool,
+    Vec<usize>,
+    Vec<usize>,
+    Option<Vec<usize>>,
+    Option<usize>,
+);
 
 fn policy_text(rules: &[GenRule]) -> String {
     let quoted = |xs: Vec<&str>| {
@@ -168,7 +175,10 @@ fn policy_text(rules: &[GenRule]) -> String {
             if *command {
                 r.push_str(&format!(r#", "args": {}"#, ARGS[*a]));
             } else {
-                r.push_str(&format!(r#", "payload": {}"#, PAYLOADS[*a % PAYLOADS.len()]));
+                r.push_str(&format!(
+                    r#", "payload": {}"#,
+                    PAYLOADS[*a % PAYLOADS.len()]
+                ));
             }
         }
         r.push('}');
@@ -190,7 +200,10 @@ fn check_pair(old: &Policy, new: &Policy) -> Result<(), TestCaseError> {
     let commands = msg_args();
     let events = msg_payloads();
     let mut newly_allowed = 0;
-    for (kind, values) in [(MessageKind::Invoke, &commands), (MessageKind::Emit, &events)] {
+    for (kind, values) in [
+        (MessageKind::Invoke, &commands),
+        (MessageKind::Emit, &events),
+    ] {
         for name in MSG_NAMES {
             for window in MSG_WINDOWS {
                 for origin in MSG_ORIGINS {
@@ -219,21 +232,36 @@ fn check_pair(old: &Policy, new: &Policy) -> Result<(), TestCaseError> {
                             );
                         }
                         if o.allowed && !n.allowed {
-                            prop_assert!(covered(Change::Narrowed), "missed narrowing: {req:?}\n{:#?}", d.lines());
+                            prop_assert!(
+                                covered(Change::Narrowed),
+                                "missed narrowing: {req:?}\n{:#?}",
+                                d.lines()
+                            );
                         }
                         let old_deny = !o.allowed && o.rule.is_some();
                         let new_deny = !n.allowed && n.rule.is_some();
                         if old_deny && !new_deny {
-                            prop_assert!(covered(Change::DenyLifted), "missed lifted deny: {req:?}\n{:#?}", d.lines());
+                            prop_assert!(
+                                covered(Change::DenyLifted),
+                                "missed lifted deny: {req:?}\n{:#?}",
+                                d.lines()
+                            );
                         }
                         if new_deny && !old_deny {
-                            prop_assert!(covered(Change::DenyAdded), "missed added deny: {req:?}\n{:#?}", d.lines());
+                            prop_assert!(
+                                covered(Change::DenyAdded),
+                                "missed added deny: {req:?}\n{:#?}",
+                                d.lines()
+                            );
                         }
                         // Exact: what a finding covers did change, unless
                         // it only says the arguments were not shown to be
                         // included.
                         for f in d.findings.iter().filter(|f| f.covers(&req)) {
-                            let exact = matches!(f.other, Other::NotAllowed | Other::DeniedBy(_) | Other::NoDeny);
+                            let exact = matches!(
+                                f.other,
+                                Other::NotAllowed | Other::DeniedBy(_) | Other::NoDeny
+                            );
                             let real = match f.change {
                                 Change::Widened => n.allowed && !o.allowed,
                                 Change::Narrowed => o.allowed && !n.allowed,

@@ -24,8 +24,7 @@ fn isogate(args: &[&str]) -> (i32, String, String) {
 }
 
 fn temp_file(name: &str, text: &str) -> String {
-    let dir: PathBuf =
-        std::env::temp_dir().join(format!("isogate-review-{}", std::process::id()));
+    let dir: PathBuf = std::env::temp_dir().join(format!("isogate-review-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(name);
     std::fs::write(&path, text).unwrap();
@@ -75,7 +74,9 @@ fn diff_prints_every_change_and_fails_on_widening() {
     // The reverse only narrows: exit 0.
     let (code, reverse, _) = isogate(&["diff", &new, "--", &old]);
     assert_eq!(code, 1, "{reverse}");
-    assert!(reverse.contains("widened: command `plugin:fs|*` (other than `plugin:fs|write`) in windows `editor-*`"));
+    assert!(reverse.contains(
+        "widened: command `plugin:fs|*` (other than `plugin:fs|write`) in windows `editor-*`"
+    ));
 }
 
 #[test]
@@ -148,10 +149,16 @@ fn diff_json_and_exit_codes() {
     let broken = temp_file("broken.json", r#"{"version": 1, "rules": [{"id": "x"}]}"#);
     let (code, stdout, stderr) = isogate(&["diff", &old, "--", &broken]);
     assert_eq!((code, stdout.as_str()), (2, ""));
-    assert!(stderr.contains("broken.json:1:26: missing field `effect`"), "{stderr}");
+    assert!(
+        stderr.contains("broken.json:1:26: missing field `effect`"),
+        "{stderr}"
+    );
     let (code, _, stderr) = isogate(&["diff", &old]);
     assert_eq!(code, 2);
-    assert!(stderr.contains("Usage: isogate diff [OPTIONS] OLD... -- NEW..."), "{stderr}");
+    assert!(
+        stderr.contains("Usage: isogate diff [OPTIONS] OLD... -- NEW..."),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -176,13 +183,7 @@ fn who_can_lists_what_a_sender_may_send() {
         ]
     );
     let (code, stdout, _) = isogate(&[
-        "who-can",
-        "--window",
-        "editor-1",
-        "--origin",
-        "null",
-        "--json",
-        &new,
+        "who-can", "--window", "editor-1", "--origin", "null", "--json", &new,
     ]);
     assert_eq!(code, 0);
     assert_eq!(

@@ -177,7 +177,9 @@ fn bound(old: Option<&Number>, new: Option<&Number>, side: Ordering) -> bool {
     match (old, new) {
         (None, _) => true,
         (Some(_), None) => false,
-        (Some(o), Some(n)) => matches!(cmp_numbers(o, n), Some(c) if c == side || c == Ordering::Equal),
+        (Some(o), Some(n)) => {
+            matches!(cmp_numbers(o, n), Some(c) if c == side || c == Ordering::Equal)
+        }
     }
 }
 
@@ -232,7 +234,9 @@ fn int_value(i: i128) -> Option<Value> {
     if let Ok(u) = u64::try_from(i) {
         return Some(Value::Number(Number::from(u)));
     }
-    i64::try_from(i).ok().map(|s| Value::Number(Number::from(s)))
+    i64::try_from(i)
+        .ok()
+        .map(|s| Value::Number(Number::from(s)))
 }
 
 /// The values a message can hold that equal `v` as `enum` compares

@@ -318,14 +318,22 @@ fn diff_with(old: &Policy, new: &Policy, max_states: usize) -> Diff {
         }
     }
     merged.sort_by(|a, b| {
-        (a.change, kind_rank(a.kind), &a.names, &a.rules, &a.windows, &a.origins).cmp(&(
-            b.change,
-            kind_rank(b.kind),
-            &b.names,
-            &b.rules,
-            &b.windows,
-            &b.origins,
-        ))
+        (
+            a.change,
+            kind_rank(a.kind),
+            &a.names,
+            &a.rules,
+            &a.windows,
+            &a.origins,
+        )
+            .cmp(&(
+                b.change,
+                kind_rank(b.kind),
+                &b.names,
+                &b.rules,
+                &b.windows,
+                &b.origins,
+            ))
     });
     Diff {
         findings: merged,
@@ -345,7 +353,11 @@ fn limit_changes(old: &Policy, new: &Policy) -> Vec<LimitChange> {
     let as_u64 = |v: usize| u64::try_from(v).unwrap_or(u64::MAX);
     let mut out = Vec::new();
     for (name, a, b) in [
-        ("max_message_bytes", o.max_message_bytes, n.max_message_bytes),
+        (
+            "max_message_bytes",
+            o.max_message_bytes,
+            n.max_message_bytes,
+        ),
         ("max_depth", o.max_depth, n.max_depth),
         ("max_items", o.max_items, n.max_items),
         ("max_args", o.max_args, n.max_args),
@@ -361,7 +373,10 @@ fn limit_changes(old: &Policy, new: &Policy) -> Vec<LimitChange> {
     }
     let rate = |p: &Policy, f: fn(&super::Rate) -> u32| p.rate().map(|r| u64::from(f(&r)));
     for (name, f) in [
-        ("rate.per_second", (|r: &super::Rate| r.per_second) as fn(&super::Rate) -> u32),
+        (
+            "rate.per_second",
+            (|r: &super::Rate| r.per_second) as fn(&super::Rate) -> u32,
+        ),
         ("rate.burst", |r: &super::Rate| r.burst),
     ] {
         let (a, b) = (rate(old, f), rate(new, f));
@@ -472,12 +487,27 @@ fn compare_class(
                     .filter_map(|&i| rules.get(i).map(|(_, r)| r.id.clone()))
                     .collect()
             };
-            let (old_deny, new_deny) = (pick(Side::Old, Effect::Deny), pick(Side::New, Effect::Deny));
-            let (old_allow, new_allow) =
-                (pick(Side::Old, Effect::Allow), pick(Side::New, Effect::Allow));
+            let (old_deny, new_deny) =
+                (pick(Side::Old, Effect::Deny), pick(Side::New, Effect::Deny));
+            let (old_allow, new_allow) = (
+                pick(Side::Old, Effect::Allow),
+                pick(Side::New, Effect::Allow),
+            );
             for (change, deny_mine, deny_other, allow_mine, allow_other) in [
-                (Change::Widened, &new_deny, &old_deny, &new_allow, &old_allow),
-                (Change::Narrowed, &old_deny, &new_deny, &old_allow, &new_allow),
+                (
+                    Change::Widened,
+                    &new_deny,
+                    &old_deny,
+                    &new_allow,
+                    &old_allow,
+                ),
+                (
+                    Change::Narrowed,
+                    &old_deny,
+                    &new_deny,
+                    &old_allow,
+                    &new_allow,
+                ),
             ] {
                 if !deny_mine.is_empty() {
                     continue;
@@ -546,7 +576,9 @@ fn compare_class(
                 idx.iter().filter_map(|&i| globs.get(i).cloned()).collect()
             };
             let pick_pats = |idx: &[usize]| -> Vec<OriginPattern> {
-                idx.iter().filter_map(|&i| patterns.get(i).cloned()).collect()
+                idx.iter()
+                    .filter_map(|&i| patterns.get(i).cloned())
+                    .collect()
             };
             let window_terms: Vec<(Vec<Star>, Vec<Star>)> = wterms
                 .iter()
@@ -604,13 +636,21 @@ fn compare_class(
 
 /// The findings of a class whose scopes were too complex to explore: every
 /// new allow rule counts as widened over all of its scope.
-fn not_compared(kind: MessageKind, class: &NameClass, rules: &[(Side, &Rule)], out: &mut Vec<Finding>) {
+fn not_compared(
+    kind: MessageKind,
+    class: &NameClass,
+    rules: &[(Side, &Rule)],
+    out: &mut Vec<Finding>,
+) {
     for (_, r) in rules
         .iter()
         .filter(|(s, r)| *s == Side::New && r.effect == Effect::Allow)
     {
-        let window_terms: Vec<(Vec<Star>, Vec<Star>)> =
-            r.windows.iter().map(|g| (vec![g.clone()], Vec::new())).collect();
+        let window_terms: Vec<(Vec<Star>, Vec<Star>)> = r
+            .windows
+            .iter()
+            .map(|g| (vec![g.clone()], Vec::new()))
+            .collect();
         let origin_terms: Vec<(Vec<OriginPattern>, Vec<OriginPattern>)> = match &r.origins {
             None => vec![(Vec::new(), Vec::new())],
             Some(ps) => ps.iter().map(|p| (vec![p.clone()], Vec::new())).collect(),
@@ -706,9 +746,9 @@ impl Finding {
                 "narrowed: {what}{with}: was allowed by {rules}; now: {}",
                 other_text(&self.other, true)
             ),
-            Change::DenyLifted => format!(
-                "deny lifted: {what}: was denied by {rules}; now no deny rule applies"
-            ),
+            Change::DenyLifted => {
+                format!("deny lifted: {what}: was denied by {rules}; now no deny rule applies")
+            }
             Change::DenyAdded => {
                 format!("deny added: {what}: now denied by {rules}; before no deny rule applied")
             }
@@ -801,7 +841,11 @@ impl Diff {
             count(Change::Narrowed) + limits(false),
             count(Change::DenyLifted),
             count(Change::DenyAdded),
-            if self.widens() { "widens" } else { "does not widen" }
+            if self.widens() {
+                "widens"
+            } else {
+                "does not widen"
+            }
         ));
         out
     }
@@ -849,14 +893,19 @@ fn other_text(other: &Other, now: bool) -> String {
             "allowed by {} with arguments not shown to include these",
             rule_list(ids)
         ),
-        (Other::NotCompared, _) => "not compared (scopes too complex), counted as widened".to_owned(),
+        (Other::NotCompared, _) => {
+            "not compared (scopes too complex), counted as widened".to_owned()
+        }
         (Other::NoDeny, _) => "no deny rule applies".to_owned(),
     }
 }
 
 /// A scope in words: `any window`, or its terms separated by `; `.
 fn scope_text(terms: &[Term], one: &str, many: &str) -> String {
-    if terms.iter().any(|t| t.all_of.is_empty() && t.none_of.is_empty()) {
+    if terms
+        .iter()
+        .any(|t| t.all_of.is_empty() && t.none_of.is_empty())
+    {
         return format!("any {one}");
     }
     let quote = |xs: &[String], sep: &str| {
@@ -1168,29 +1217,57 @@ mod tests {
     #[test]
     fn constraints_are_compared_by_containment() {
         let rule = |args: &str| {
-            format!(r#"{{"id": "g", "effect": "allow", "commands": ["greet"], "windows": ["main"], "args": {args}}}"#)
+            format!(
+                r#"{{"id": "g", "effect": "allow", "commands": ["greet"], "windows": ["main"], "args": {args}}}"#
+            )
         };
         let obj = |props: &str, extra: &str| {
-            rule(&format!(r#"{{"type": "object", "properties": {{{props}}}{extra}}}"#))
+            rule(&format!(
+                r#"{{"type": "object", "properties": {{{props}}}{extra}}}"#
+            ))
         };
         let widens = |old: &str, new: &str| diff(&load(old), &load(new)).widens();
         let int = |b: &str| obj(&format!(r#""n": {{"type": "integer"{b}}}"#), "");
-        assert!(!widens(&int(r#", "maximum": 5"#), &int(r#", "maximum": 3"#)));
+        assert!(!widens(
+            &int(r#", "maximum": 5"#),
+            &int(r#", "maximum": 3"#)
+        ));
         assert!(widens(&int(r#", "maximum": 3"#), &int(r#", "maximum": 5"#)));
         assert!(widens(&int(r#", "maximum": 3"#), &int("")));
         // Finite sets are tried value by value, in every form.
         let e = |v: &str| obj(&format!(r#""n": {{"enum": {v}}}"#), "");
-        assert!(!widens(&int(r#", "minimum": 0, "maximum": 3"#), &e("[1, 2]")) == false);
-        assert!(!widens(&e("[1, 2, 3]"), &int(r#", "minimum": 1, "maximum": 3"#)));
-        assert!(widens(&e("[1, 2]"), &int(r#", "minimum": 1, "maximum": 3"#)));
+        // `enum` without a type also accepts the doubles `1.0` and `2.0`,
+        // which `type: integer` refuses.
+        assert!(widens(
+            &int(r#", "minimum": 0, "maximum": 3"#),
+            &e("[1, 2]")
+        ));
+        let typed = obj(r#""n": {"type": "integer", "enum": [1, 2]}"#, "");
+        assert!(!widens(&int(r#", "minimum": 0, "maximum": 3"#), &typed));
+        assert!(!widens(
+            &e("[1, 2, 3]"),
+            &int(r#", "minimum": 1, "maximum": 3"#)
+        ));
+        assert!(widens(
+            &e("[1, 2]"),
+            &int(r#", "minimum": 1, "maximum": 3"#)
+        ));
         // Required and additional.
         let s = r#""s": {"type": "string"}"#;
-        assert!(!widens(&obj(s, r#", "required": ["s"]"#), &obj(s, r#", "required": ["s"], "additional": false"#)));
+        assert!(!widens(
+            &obj(s, r#", "required": ["s"]"#),
+            &obj(s, r#", "required": ["s"], "additional": false"#)
+        ));
         assert!(widens(&obj(s, r#", "required": ["s"]"#), &obj(s, "")));
         assert!(widens(&obj(s, ""), &obj(s, r#", "additional": true"#)));
         assert!(!widens(&obj(s, r#", "additional": true"#), &obj(s, "")));
         // Patterns: equal or absent in the old one.
-        let p = |pat: &str| obj(&format!(r#""s": {{"type": "string", "pattern": "{pat}"}}"#), "");
+        let p = |pat: &str| {
+            obj(
+                &format!(r#""s": {{"type": "string", "pattern": "{pat}"}}"#),
+                "",
+            )
+        };
         assert!(!widens(&p("[a-z]+"), &p("[a-z]+")));
         assert!(widens(&p("[a-z]+"), &p("[a-y]+")));
         assert!(!widens(&obj(s, ""), &p("[a-y]+")));
@@ -1213,13 +1290,21 @@ mod tests {
 
     #[test]
     fn too_complex_scopes_count_as_widened() {
-        let p = load(r#"{"id": "g", "effect": "allow", "commands": ["greet"], "windows": ["*a*b*", "*b*a*"]}"#);
+        let p = load(
+            r#"{"id": "g", "effect": "allow", "commands": ["greet"], "windows": ["*a*b*", "*b*a*"]}"#,
+        );
         let empty = load("");
         let d = diff_with(&empty, &p, 2);
         assert_eq!(d.findings.len(), 1);
         assert_eq!(d.findings[0].other, Other::NotCompared);
         let args = json!({});
-        assert!(d.findings[0].covers(&Request { window: "xab", origin: "null", kind: MessageKind::Invoke, name: "greet", args: &args }));
+        assert!(d.findings[0].covers(&Request {
+            window: "xab",
+            origin: "null",
+            kind: MessageKind::Invoke,
+            name: "greet",
+            args: &args
+        }));
         // Unchanged but too complex: still reported (sound, not exact).
         assert!(diff_with(&p, &p, 2).widens());
         assert!(!diff(&p, &p).widens());

@@ -21,7 +21,7 @@ use std::collections::{BTreeSet, BinaryHeap, HashMap};
 /// Most product states explored for one set of window globs, and most
 /// representative origins tried for one set of origin patterns. Past them
 /// the comparison gives up on that name (and says so), rather than run long.
-pub(crate) const MAX_STATES: usize = 200_000;
+pub(crate) const MAX_STATES: usize = 50_000;
 
 /// Which of a list of matchers one sender matches, and an example sender.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,35 +57,42 @@ pub(crate) fn window_signatures(
         .find(|c| !alphabet.contains(c) && is_window_label(&c.to_string()));
     alphabet.extend(fresh);
     let start: Vec<Vec<u16>> = tokens.iter().map(|t| closure(t, vec![0])).collect();
-    let mut best: HashMap<Vec<Vec<u16>>, String> = HashMap::new();
-    let mut heap = BinaryHeap::new();
+    let mut search = Search {
+        ids: HashMap::new(),
+        states: Vec::new(),
+        dist: Vec::new(),
+        heap: BinaryHeap::new(),
+        max_states,
+    };
     for &c in &alphabet {
         let next = step(&tokens, &start, c);
-        heap.push(Reverse((c.len_utf8(), odd(c), c.to_string(), next)));
+        search.offer(next, (c.len_utf8(), odd(c), c.to_string()))?;
     }
-    // Cheapest in bytes, then with the fewest characters that are not
-    // ASCII letters or digits (nicer examples), then smallest.
-    while let Some(Reverse((cost, penalty, label, state))) = heap.pop() {
-        if best.contains_key(&state) {
+    let mut done: Vec<(usize, String)> = Vec::new();
+    while let Some(Reverse((cost, penalty, label, id))) = search.heap.pop() {
+        match search.dist.get_mut(id) {
+            Some(d) if !d.3 && d.2 == label => d.3 = true,
+            _ => continue,
+        }
+        let Some(state) = search.states.get(id).cloned() else {
             continue;
-        }
-        if best.len() >= max_states {
-            return Err(TooComplex);
-        }
+        };
         for &c in &alphabet {
             let more = cost + c.len_utf8();
             if more > MAX_WINDOW_LEN {
                 continue;
             }
             let next = step(&tokens, &state, c);
-            if !best.contains_key(&next) {
-                let mut longer = label.clone();
-                longer.push(c);
-                heap.push(Reverse((more, penalty + odd(c), longer, next)));
-            }
+            let mut longer = label.clone();
+            longer.push(c);
+            search.offer(next, (more, penalty + odd(c), longer))?;
         }
-        best.insert(state, label);
+        done.push((id, label));
     }
+    let states = search.states;
+    let best = done
+        .into_iter()
+        .filter_map(|(id, label)| states.get(id).map(|s| (s.clone(), label)));
     let mut found: HashMap<Vec<bool>, String> = HashMap::new();
     for (state, label) in best {
         let bits: Vec<bool> = tokens
@@ -111,6 +118,48 @@ pub(crate) fn window_signatures(
         )
     });
     Ok(out)
+}
+
+/// A cheapest-first search over interned product states. Cost: bytes,
+/// then characters that are not ASCII letters or digits (nicer examples),
+/// then the label itself.
+struct Search {
+    ids: HashMap<Vec<Vec<u16>>, usize>,
+    states: Vec<Vec<Vec<u16>>>,
+    /// Per state: bytes, penalty, label of the best path so far; final?
+    dist: Vec<(usize, usize, String, bool)>,
+    heap: BinaryHeap<Reverse<(usize, usize, String, usize)>>,
+    max_states: usize,
+}
+
+impl Search {
+    fn offer(
+        &mut self,
+        next: Vec<Vec<u16>>,
+        key: (usize, usize, String),
+    ) -> Result<(), TooComplex> {
+        let id = match self.ids.get(&next) {
+            Some(&id) => id,
+            None => {
+                if self.states.len() >= self.max_states {
+                    return Err(TooComplex);
+                }
+                let id = self.states.len();
+                self.ids.insert(next.clone(), id);
+                self.states.push(next);
+                self.dist
+                    .push((usize::MAX, usize::MAX, String::new(), false));
+                id
+            }
+        };
+        if let Some(d) = self.dist.get_mut(id) {
+            if !d.3 && (key.0, key.1, &key.2) < (d.0, d.1, &d.2) {
+                *d = (key.0, key.1, key.2.clone(), false);
+                self.heap.push(Reverse((key.0, key.1, key.2, id)));
+            }
+        }
+        Ok(())
+    }
 }
 
 fn odd(c: char) -> usize {
@@ -302,6 +351,14 @@ pub(crate) fn describe(region: &BTreeSet<usize>, space: &[Signature]) -> Vec<Con
             .enumerate()
             .all(|(i, s)| !c.holds(&s.bits) || region.contains(&i))
     };
+    // Dropping literals costs about region × space × literals²; past a
+    // budget the terms stay whole (still exact, only longer).
+    let literals = space.first().map_or(0, |s| s.bits.len());
+    let minimize = region
+        .len()
+        .saturating_mul(space.len())
+        .saturating_mul(literals.saturating_mul(literals).max(1))
+        <= 50_000_000;
     let mut terms: Vec<Conj> = Vec::new();
     for &i in region {
         let Some(sig) = space.get(i) else { continue };
@@ -316,6 +373,10 @@ pub(crate) fn describe(region: &BTreeSet<usize>, space: &[Signature]) -> Vec<Con
                 .filter(|&j| sig.bits.get(j) != Some(&true))
                 .collect(),
         };
+        if !minimize {
+            terms.push(term);
+            continue;
+        }
         for j in term.all.clone() {
             let mut tried = term.clone();
             tried.all.retain(|&k| k != j);
@@ -333,11 +394,10 @@ pub(crate) fn describe(region: &BTreeSet<usize>, space: &[Signature]) -> Vec<Con
         terms.push(term);
     }
     // Drop a term whose signatures another term has.
-    let covered = |a: &Conj, b: &Conj| {
-        space
-            .iter()
-            .all(|s| !a.holds(&s.bits) || b.holds(&s.bits))
-    };
+    let covered = |a: &Conj, b: &Conj| space.iter().all(|s| !a.holds(&s.bits) || b.holds(&s.bits));
+    if !minimize {
+        return terms;
+    }
     let mut kept: Vec<Conj> = Vec::new();
     for (i, t) in terms.iter().enumerate() {
         let redundant = terms
