@@ -274,3 +274,83 @@ fn coverage_counts_rules_from_records_and_open_lines() {
     assert_eq!((code, stdout.as_str()), (2, ""));
     assert!(stderr.contains("bad.jsonl:1: missing field"), "{stderr}");
 }
+
+mod exit_codes {
+    use super::{isogate, temp_file};
+    use isogate::policy::review;
+    use isogate::{Policy, PolicySource};
+    use proptest::prelude::*;
+
+    const NAMES: &[&str] = &["greet", "plugin:fs|*", "plugin:fs|read"];
+    const WINDOWS: &[&str] = &["main", "editor-*", "*"];
+    const ORIGINS: &[&str] = &["http://127.0.0.1:*", "https://*.example.com"];
+    const ARGS: &[&str] = &[
+        r#"{"type": "object"}"#,
+        r#"{"type": "object", "additional": true}"#,
+        r#"{"type": "object", "properties": {"n": {"type": "integer", "maximum": 3}}}"#,
+    ];
+
+    type Rule = (bool, usize, usize, Option<usize>, usize);
+
+    fn text(rules: &[Rule]) -> String {
+        let rules: Vec<String> = rules
+            .iter()
+            .enumerate()
+            .map(|(i, (allow, name, window, origin, args))| {
+                let mut r = format!(
+                    r#"{{"id": "r{i}", "effect": "{}", "commands": ["{}"], "windows": ["{}"]"#,
+                    if *allow { "allow" } else { "deny" },
+                    NAMES[*name],
+                    WINDOWS[*window]
+                );
+                if let Some(o) = origin {
+                    r.push_str(&format!(r#", "origins": ["{}"]"#, ORIGINS[*o]));
+                }
+                if *allow {
+                    r.push_str(&format!(r#", "args": {}"#, ARGS[*args]));
+                }
+                r + "}"
+            })
+            .collect();
+        format!(r#"{{"version": 1, "rules": [{}]}}"#, rules.join(", "))
+    }
+
+    fn rule() -> impl Strategy<Value = Rule> {
+        (
+            any::<bool>(),
+            0..NAMES.len(),
+            0..WINDOWS.len(),
+            prop::option::of(0..ORIGINS.len()),
+            0..ARGS.len(),
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(24))]
+
+        /// The exit code is 1 exactly when the library's diff widens (0
+        /// with `--allow-widen`), and `--json` says the same.
+        #[test]
+        fn exit_code_follows_widening(
+            old in prop::collection::vec(rule(), 0..3),
+            new in prop::collection::vec(rule(), 0..3),
+            case in 0u32..1_000_000,
+        ) {
+            let (old, new) = (text(&old), text(&new));
+            let load = |t: &str| Policy::load(&[PolicySource { name: "p.json", text: t }]);
+            let (Ok(o), Ok(n)) = (load(&old), load(&new)) else {
+                return Ok(());
+            };
+            let widens = review::diff(&o, &n).widens();
+            let old_file = temp_file(&format!("prop-old-{case}.json"), &old);
+            let new_file = temp_file(&format!("prop-new-{case}.json"), &new);
+            let (code, stdout, stderr) = isogate(&["diff", &old_file, "--", &new_file]);
+            prop_assert_eq!(code, i32::from(widens), "{}{}", stdout, stderr);
+            let (code, _, _) = isogate(&["diff", "--allow-widen", &old_file, "--", &new_file]);
+            prop_assert_eq!(code, 0);
+            let (_, json, _) = isogate(&["diff", "--json", &old_file, "--", &new_file]);
+            let doc: serde_json::Value = serde_json::from_str(&json).unwrap();
+            prop_assert_eq!(&doc["widens"], &serde_json::json!(widens));
+        }
+    }
+}
