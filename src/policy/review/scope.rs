@@ -21,7 +21,7 @@ use std::collections::{BTreeSet, BinaryHeap, HashMap};
 /// Most product states explored for one set of window globs, and most
 /// representative origins tried for one set of origin patterns. Past them
 /// the comparison gives up on that name (and says so), rather than run long.
-pub(crate) const MAX_STATES: usize = 50_000;
+pub(crate) const MAX_STATES: usize = 20_000;
 
 /// Which of a list of matchers one sender matches, and an example sender.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,7 +56,11 @@ pub(crate) fn window_signatures(
         .chain(['\u{a1}', '\u{3b1}'])
         .find(|c| !alphabet.contains(c) && is_window_label(&c.to_string()));
     alphabet.extend(fresh);
-    let start: Vec<Vec<u16>> = tokens.iter().map(|t| closure(t, vec![0])).collect();
+    let mut start: State = Vec::new();
+    for t in &tokens {
+        start.extend(closure(t, vec![0]));
+        start.push(SEP);
+    }
     let mut search = Search {
         ids: HashMap::new(),
         states: Vec::new(),
@@ -97,7 +101,7 @@ pub(crate) fn window_signatures(
     for (state, label) in best {
         let bits: Vec<bool> = tokens
             .iter()
-            .zip(&state)
+            .zip(state.split(|&x| x == SEP))
             .map(|(t, s)| s.contains(&len16(t.len())))
             .collect();
         let key = |l: &str| (l.len(), l.chars().map(odd).sum::<usize>(), l.to_owned());
@@ -124,8 +128,8 @@ pub(crate) fn window_signatures(
 /// then characters that are not ASCII letters or digits (nicer examples),
 /// then the label itself.
 struct Search {
-    ids: HashMap<Vec<Vec<u16>>, usize>,
-    states: Vec<Vec<Vec<u16>>>,
+    ids: HashMap<State, usize>,
+    states: Vec<State>,
     /// Per state: bytes, penalty, label of the best path so far; final?
     dist: Vec<(usize, usize, String, bool)>,
     heap: BinaryHeap<Reverse<(usize, usize, String, usize)>>,
@@ -133,11 +137,7 @@ struct Search {
 }
 
 impl Search {
-    fn offer(
-        &mut self,
-        next: Vec<Vec<u16>>,
-        key: (usize, usize, String),
-    ) -> Result<(), TooComplex> {
+    fn offer(&mut self, next: State, key: (usize, usize, String)) -> Result<(), TooComplex> {
         let id = match self.ids.get(&next) {
             Some(&id) => id,
             None => {
@@ -161,6 +161,13 @@ impl Search {
         Ok(())
     }
 }
+
+/// The product automaton's state: per glob, its sorted NFA positions,
+/// each list ended by [`SEP`] (one allocation per state).
+type State = Vec<u16>;
+
+/// Ends one glob's positions in a [`State`] (no glob has that many).
+const SEP: u16 = u16::MAX;
 
 fn odd(c: char) -> usize {
     usize::from(!c.is_ascii_alphanumeric())
@@ -186,24 +193,23 @@ fn closure(tokens: &[Option<char>], mut set: Vec<u16>) -> Vec<u16> {
     set
 }
 
-fn step(tokens: &[Vec<Option<char>>], state: &[Vec<u16>], c: char) -> Vec<Vec<u16>> {
-    tokens
-        .iter()
-        .zip(state)
-        .map(|(t, set)| {
-            let mut next = Vec::new();
-            for &p in set {
-                match t.get(usize::from(p)) {
-                    Some(None) => next.push(p),
-                    Some(Some(l)) if *l == c => next.push(p + 1),
-                    _ => {}
-                }
+fn step(tokens: &[Vec<Option<char>>], state: &[u16], c: char) -> State {
+    let mut out = Vec::with_capacity(state.len());
+    for (t, set) in tokens.iter().zip(state.split(|&x| x == SEP)) {
+        let mut next = Vec::new();
+        for &p in set {
+            match t.get(usize::from(p)) {
+                Some(None) => next.push(p),
+                Some(Some(l)) if *l == c => next.push(p + 1),
+                _ => {}
             }
-            next.sort_unstable();
-            next.dedup();
-            closure(t, next)
-        })
-        .collect()
+        }
+        next.sort_unstable();
+        next.dedup();
+        out.extend(closure(t, next));
+        out.push(SEP);
+    }
+    out
 }
 
 /// How an origin pattern is written back: `scheme://host[:port]`, `*` for
