@@ -1226,6 +1226,30 @@ mod tests {
         assert_eq!(lines(p, p), ["summary: widened 0, narrowed 0, deny lifted 0, deny added 0; access does not widen"]);
     }
 
+    /// Every example policy compared with itself: no change (constraint
+    /// containment is reflexive for every kind of constraint they use).
+    #[test]
+    fn example_policies_equal_themselves() {
+        for text in [
+            include_str!("../../../policies/demo.json"),
+            include_str!("../../../policies/notes-app.json"),
+            include_str!("../../../policies/file-viewer.json"),
+            include_str!("../../../policies/multi-window.json"),
+        ] {
+            let p = Policy::load(&[PolicySource {
+                name: "p.json",
+                text,
+            }])
+            .unwrap();
+            let d = diff(&p, &p);
+            assert!(
+                d.findings.is_empty() && d.limits.is_empty(),
+                "{:?}",
+                d.lines()
+            );
+        }
+    }
+
     #[test]
     fn windows_widen_exactly() {
         let old = r#"{"id": "g", "effect": "allow", "commands": ["greet"], "windows": ["main"]}"#;
