@@ -1054,6 +1054,7 @@ impl Access {
 /// per name, the allow rules that let it through and their constraints,
 /// or the deny rules that refuse it. Names no rule in scope names are
 /// left out (refused by default). Commands first, then events, by name.
+/// A window that is not a window label may send nothing.
 pub fn who_can(policy: &Policy, window: &str, origin: &str) -> Vec<Access> {
     let parsed = Origin::parse(origin);
     let in_scope = |r: &Rule| {
