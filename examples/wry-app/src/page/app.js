@@ -3,9 +3,11 @@
 // the self-test show.
 'use strict';
 (function () {
-  var body = document.body;
-  var frameUrl = body.dataset.frameUrl;
-  var selfTest = body.dataset.mode === 'self-test';
+  var selfTest = document.body.dataset.mode === 'self-test';
+  // A core-to-window event the host sends once the page has loaded.
+  var hello = selfTest && new Promise(function (resolve) {
+    isogate.listen('self-test-hello', resolve);
+  });
 
   function toBase64url(bytes) {
     var s = '';
@@ -15,12 +17,10 @@
     return btoa(s).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
   }
 
-  // The transport: wry's IPC carries strings only, so envelopes travel as
-  // base64url text. Replies come back later through isogate.deliver(),
-  // which the host calls with evaluate_script, so send() returns null.
+  // What an attacker's script can do: post any envelope over wry's IPC
+  // (isogate.js's own transport does the same for real calls).
   function send(envelope) {
     window.ipc.postMessage(toBase64url(envelope));
-    return null;
   }
 
   function log(text, bad) {
@@ -91,7 +91,7 @@
       window.addEventListener('message', onMessage);
       setTimeout(function () { finish('no message'); }, ms);
       iframe.style.display = 'none';
-      iframe.src = 'isogate-frame://localhost/probe/' + path;
+      iframe.src = 'isogate-probe://localhost/' + path;
       document.body.appendChild(iframe);
     });
   }
@@ -127,9 +127,14 @@
       return isogate.invoke('greet', { name: 'Mallory' }, { timeout: 1500 }).then(
         function (r) { check('the Tauri isolation hook runs unchanged in the frame', false, 'got ' + JSON.stringify(r)); },
         function (e) { check('the Tauri isolation hook runs unchanged in the frame', e instanceof Error && e.message === 'isogate: timeout', describe(e)); });
+    }).then(function () {
+      return Promise.race([hello, new Promise(function (resolve) { setTimeout(resolve, 3000, 'no event'); })]).then(
+        function (payload) { check('a core-to-window event arrives', payload && payload.from === 'the core', JSON.stringify(payload)); });
     }).then(attackEnvelopes).then(function () {
-      // The page tries to read a document of the frame origin.
-      return fetch('isogate-frame://localhost/probe/secret').then(
+      // The page tries to read a document of the frame origin: its own
+      // frame's URL (the token is spent; the document there is refused
+      // to the page either way).
+      return fetch(isolation.src).then(
         function (r) { return r.text().then(function (t) { return 'read ' + t.length + ' bytes'; }); },
         function (e) { return 'refused (' + describe(e) + ')'; });
     }).then(function (outcome) {
@@ -144,5 +149,6 @@
     });
   }
 
-  isogate.init({ frameUrl: frameUrl, send: send }).then(selfTest ? runSelfTest : interactive);
+  // isogate.js knows this page load's frame URL and wry's IPC transport.
+  isogate.init().then(selfTest ? runSelfTest : interactive);
 })();
