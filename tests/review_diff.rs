@@ -1,7 +1,8 @@
 //! `policy::review::diff` against brute force: generated policy pairs
 //! (exact names and plugin wildcards, overlapping window globs, origin
-//! patterns, constraints, scoped denies) and every message of a fixed
-//! grid, decided by `Policy::decide` under both.
+//! patterns, constraints, scoped denies; commands, events and `deliver`
+//! rules) and every message of a fixed grid, decided by `Policy::decide`
+//! under both.
 //!
 //! - Sound: every message the new policy allows and the old one refuses is
 //!   covered by a `widened` finding (and the reverse by a `narrowed` one);
@@ -116,7 +117,7 @@ fn msg_payloads() -> Vec<Value> {
 fn rule() -> impl Strategy<Value = GenRule> {
     (
         any::<bool>(),                                        // allow?
-        prop::bool::weighted(0.8),                            // command?
+        prop::sample::select(vec![0u8, 0, 0, 0, 1, 2]),       // commands, events, deliver
         prop::collection::btree_set(0..COMMANDS.len(), 1..3), // names
         prop::collection::btree_set(0..WINDOWS.len(), 1..3),  // windows
         prop::option::of(prop::collection::btree_set(0..ORIGINS.len(), 1..3)),
@@ -136,7 +137,7 @@ fn rule() -> impl Strategy<Value = GenRule> {
 
 type GenRule = (
     bool,
-    bool,
+    u8,
     Vec<usize>,
     Vec<usize>,
     Option<Vec<usize>>,
@@ -152,10 +153,10 @@ fn policy_text(rules: &[GenRule]) -> String {
     };
     let mut out = Vec::new();
     for (i, (allow, command, names, windows, origins, args)) in rules.iter().enumerate() {
-        let (field, pool) = if *command {
-            ("commands", COMMANDS)
-        } else {
-            ("events", EVENTS)
+        let (field, pool) = match command {
+            0 => ("commands", COMMANDS),
+            1 => ("events", EVENTS),
+            _ => ("deliver", EVENTS),
         };
         let mut names: Vec<&str> = names.iter().map(|&n| pool[n % pool.len()]).collect();
         names.dedup();
@@ -172,7 +173,7 @@ fn policy_text(rules: &[GenRule]) -> String {
             ));
         }
         if let (true, Some(a)) = (*allow, args) {
-            if *command {
+            if *command == 0 {
                 r.push_str(&format!(r#", "args": {}"#, ARGS[*a]));
             } else {
                 r.push_str(&format!(
@@ -203,6 +204,7 @@ fn check_pair(old: &Policy, new: &Policy) -> Result<(), TestCaseError> {
     for (kind, values) in [
         (MessageKind::Invoke, &commands),
         (MessageKind::Emit, &events),
+        (MessageKind::Deliver, &events),
     ] {
         for name in MSG_NAMES {
             for window in MSG_WINDOWS {
@@ -336,7 +338,9 @@ proptest! {
         old in prop::collection::vec(rule(), 0..3),
         extra in prop::collection::vec(rule(), 1..3),
     ) {
-        let extra: Vec<GenRule> = extra.into_iter().map(|mut r| { r.0 = true; r }).collect();
+        let extra: Vec<GenRule> = extra.into_iter().map(|mut r| { r.0 = true;
+                // A first `deliver` rule governs delivery: that narrows.
+                r.1 = r.1.min(1); r }).collect();
         let both: Vec<GenRule> = old.iter().cloned().chain(extra).collect();
         let (Some(o), Some(n)) = (load(&policy_text(&old)), load(&policy_text(&both))) else {
             return Ok(());

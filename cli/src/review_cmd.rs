@@ -10,9 +10,6 @@ use serde_json::{json, Value};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-/// What `who-can` says about receiving.
-const EGRESS_NOTE: &str = "note: only what the window may send is listed; policy version 1 has no egress rules, so what it may receive is not checked here";
-
 fn out(lines: &[String]) {
     let mut stdout = io::stdout().lock();
     for line in lines {
@@ -59,23 +56,40 @@ pub fn who_can(policies: &[PathBuf], window: &str, origin: &str, json: bool) -> 
         return 2;
     };
     let access = review::who_can(&policy, window, origin);
+    let (receive, send): (Vec<_>, Vec<_>) = access
+        .iter()
+        .partition(|a| a.kind == isogate::MessageKind::Deliver);
+    let governed = policy.governs_delivery();
     if json {
         let doc = json!({
             "window": window,
             "origin": origin,
-            "may_send": access.iter().map(review::Access::to_json).collect::<Vec<_>>(),
-            "note": EGRESS_NOTE.trim_start_matches("note: "),
+            "may_send": send.iter().map(|a| a.to_json()).collect::<Vec<_>>(),
+            "may_receive": receive.iter().map(|a| a.to_json()).collect::<Vec<_>>(),
+            "delivery_governed": governed,
         });
         out(&[canonical(&doc)]);
         return 0;
     }
-    let mut lines: Vec<String> = access.iter().flat_map(review::Access::lines).collect();
+    let mut lines: Vec<String> = send.iter().flat_map(|a| a.lines()).collect();
     if lines.is_empty() {
         lines.push(format!(
-            "nothing: no rule allows window `{window}` at origin `{origin}` anything (refused by default)"
+            "nothing: no rule allows window `{window}` at origin `{origin}` to send anything (refused by default)"
         ));
     }
-    lines.push(EGRESS_NOTE.to_owned());
+    if governed {
+        let received: Vec<String> = receive.iter().flat_map(|a| a.lines()).collect();
+        if received.is_empty() {
+            lines.push(
+                "receive: nothing (no `deliver` rule allows this window any event)".to_owned(),
+            );
+        }
+        lines.extend(received);
+    } else {
+        lines.push(
+            "receive: every event the core sends (the policy has no `deliver` rules)".to_owned(),
+        );
+    }
     out(&lines);
     0
 }

@@ -179,21 +179,8 @@ fn who_can_lists_what_a_sender_may_send() {
             r#"command `read_note` with args {"type":"object","properties":{"id":{"type":"integer","maximum":1000,"minimum":0}},"required":["id"]}: rule `notes-read`"#,
             r#"command `plugin:fs|*` with args {"type":"object","additional":true}: rule `fs`"#,
             r#"event `clicked` with payload {"type":"null"}: rule `clicked`"#,
-            "note: only what the window may send is listed; policy version 1 has no egress rules, so what it may receive is not checked here",
+            "receive: every event the core sends (the policy has no `deliver` rules)",
         ]
-    );
-    let (code, stdout, _) = isogate(&[
-        "who-can", "--window", "editor-1", "--origin", "null", "--json", &new,
-    ]);
-    assert_eq!(code, 0);
-    assert_eq!(
-        stdout,
-        concat!(
-            r#"{"may_send":[{"allowed_by":[],"denied_by":["no-fs-in-editor"],"kind":"command","name":"plugin:fs|*","other_than":[]}],"#,
-            r#""note":"only what the window may send is listed; policy version 1 has no egress rules, so what it may receive is not checked here","#,
-            r#""origin":"null","window":"editor-1"}"#,
-            "\n"
-        )
     );
     let (code, stdout, _) = isogate(&["who-can", "--window", "x", "--origin", "null", &new]);
     assert_eq!(code, 0);
@@ -203,6 +190,60 @@ fn who_can_lists_what_a_sender_may_send() {
     );
     let (code, _, stderr) = isogate(&["who-can", "--window", "a b", "--origin", "null", &new]);
     assert_eq!(code, 2, "{stderr}");
+
+    // With `deliver` rules: what the window may receive, too.
+    let egress = temp_file(
+        "who-egress.json",
+        r#"{"version": 1, "rules": [
+          {"id": "fs", "effect": "allow", "commands": ["plugin:fs|*"], "windows": ["*"]},
+          {"id": "no-fs-in-editor", "effect": "deny", "commands": ["plugin:fs|*"], "windows": ["editor-*"]},
+          {"id": "balance", "effect": "allow", "deliver": ["balance"], "windows": ["main", "editor-*"],
+           "payload": {"type": "object", "properties": {"amount": {"type": "integer"}}, "required": ["amount"]}},
+          {"id": "no-output", "effect": "deny", "deliver": ["terminal-output"], "windows": ["editor-*"]}
+        ]}"#,
+    );
+    let (code, stdout, _) = isogate(&[
+        "who-can", "--window", "editor-1", "--origin", "null", &egress,
+    ]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        stdout.lines().collect::<Vec<_>>(),
+        [
+            "denied: command `plugin:fs|*`: by rule `no-fs-in-editor`",
+            r#"receive: event `balance` with payload {"type":"object","properties":{"amount":{"type":"integer"}},"required":["amount"]}: rule `balance`"#,
+            "receive: denied: event `terminal-output`: by rule `no-output`",
+        ]
+    );
+    let (code, stdout, _) = isogate(&["who-can", "--window", "other", "--origin", "null", &egress]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        stdout.lines().collect::<Vec<_>>(),
+        [
+            r#"command `plugin:fs|*` with args {"type":"object"}: rule `fs`"#,
+            "receive: nothing (no `deliver` rule allows this window any event)",
+        ]
+    );
+    let (code, stdout, _) = isogate(&[
+        "who-can", "--window", "main", "--origin", "null", "--json", &egress,
+    ]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        stdout,
+        concat!(
+            r#"{"delivery_governed":true,"#,
+            r#""may_receive":[{"allowed_by":[{"constraint":{"type":"object","properties":{"amount":{"type":"integer"}},"required":["amount"]},"rule":"balance"}],"#,
+            r#""denied_by":[],"kind":"deliver","name":"balance","other_than":[]}],"#,
+            r#""may_send":[{"allowed_by":[{"constraint":{"type":"object"},"rule":"fs"}],"denied_by":[],"kind":"command","name":"plugin:fs|*","other_than":[]}],"#,
+            r#""origin":"null","window":"main"}"#,
+            "\n"
+        )
+    );
+    // Egress in the diff: a policy without `deliver` rules delivers
+    // everything, so dropping them widens.
+    let (code, stdout, _) = isogate(&["diff", &egress, "--", &new]);
+    assert_eq!(code, 1);
+    assert!(stdout.contains("widened: delivered event `*` in any window at any origin: the new policy has no `deliver` rules, so every event the core sends is delivered; before: only what `deliver` rules allowed\n"), "{stdout}");
+    assert!(stdout.contains("deny lifted: delivered event `terminal-output` in windows `editor-*` at any origin: was denied by rule `no-output`"), "{stdout}");
 }
 
 #[test]

@@ -14,6 +14,19 @@ const MAX_FINITE: usize = 256;
 /// Whether every value `new` accepts is accepted by one of `olds`
 /// (provably: `false` means "not shown", not "shown not to").
 pub(crate) fn covered(olds: &[&Constraint], new: &Constraint) -> bool {
+    // An old rule with `grant` arguments also needs them granted: it can
+    // cover only messages whose such arguments need a grant under the new
+    // rule too, or cannot be there at all.
+    let usable: Vec<&Constraint> = olds
+        .iter()
+        .copied()
+        .filter(|o| {
+            o.grant_properties()
+                .iter()
+                .all(|g| new.grant_properties().contains(g) || !may_have(new, g))
+        })
+        .collect();
+    let olds = usable.as_slice();
     if let Some(values) = finite_values(new) {
         return values.iter().all(|v| {
             let v = Json::from_value(v);
@@ -144,6 +157,9 @@ pub(crate) fn contains(old: &Constraint, new: &Constraint) -> bool {
                                 || (co.one_of.is_none() && matches!(co.kind, Kind::Any))
                         })))
         }
+        // The same grant requirement (top-level arguments only; `covered`
+        // checks which arguments need grants).
+        (Kind::Grant, Kind::Grant) => true,
         (Kind::Path(o), Kind::Path(n)) => {
             o.base == n.base
                 && (o.allow_hidden || !n.allow_hidden)
@@ -155,6 +171,18 @@ pub(crate) fn contains(old: &Constraint, new: &Constraint) -> bool {
                 }
         }
         _ => false,
+    }
+}
+
+/// Whether an object `c` accepts can have property `name`.
+fn may_have(c: &Constraint, name: &str) -> bool {
+    match &c.kind {
+        Kind::Object {
+            properties,
+            additional,
+            ..
+        } => *additional || properties.iter().any(|(k, _)| k == name),
+        _ => true,
     }
 }
 
@@ -382,6 +410,7 @@ pub(crate) fn to_json(c: &Constraint) -> Value {
                 put("additional", json!(true));
             }
         }
+        Kind::Grant => put("type", json!("grant")),
         Kind::Path(p) => {
             put("type", json!("path"));
             put("base", json!(p.base));

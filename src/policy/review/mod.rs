@@ -83,6 +83,9 @@ pub enum Other {
     NotCompared,
     /// For deny findings: no deny rule of the other policy applies there.
     NoDeny,
+    /// For deliveries: the other policy has `deliver` rules, and this one
+    /// none, so it delivers every event (a finding over every delivery).
+    Governed,
 }
 
 impl Other {
@@ -93,6 +96,7 @@ impl Other {
             Other::OtherArgs(_) => "other-args",
             Other::NotCompared => "not-compared",
             Other::NoDeny => "no-deny",
+            Other::Governed => "governed",
         }
     }
 
@@ -186,11 +190,13 @@ pub struct Diff {
 }
 
 /// A set of message names that every rule of two policies treats alike:
-/// one exact name, or the names of a plugin no rule lists exactly.
+/// one exact name, or the names of a plugin no rule lists exactly (or
+/// every name, for deliveries one policy does not govern).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 enum NameClass {
     Exact(String),
     Plugin { prefix: String, except: Vec<String> },
+    All,
 }
 
 impl NameClass {
@@ -202,6 +208,7 @@ impl NameClass {
                     && name.starts_with(prefix.as_str())
                     && !except.iter().any(|e| e == name)
             }
+            NameClass::All => true,
         }
     }
 
@@ -209,6 +216,7 @@ impl NameClass {
         rule.names.iter().any(|n| match self {
             NameClass::Exact(e) => n.matches(e),
             NameClass::Plugin { prefix, .. } => matches!(n, Name::Plugin(p) if p == prefix),
+            NameClass::All => true,
         })
     }
 
@@ -216,6 +224,7 @@ impl NameClass {
         match self {
             NameClass::Exact(n) => n.clone(),
             NameClass::Plugin { prefix, .. } => format!("{prefix}*"),
+            NameClass::All => "*".to_owned(),
         }
     }
 
@@ -226,6 +235,7 @@ impl NameClass {
                 .map(|i| format!("{prefix}x{i}"))
                 .find(|n| !except.contains(n))
                 .unwrap_or_default(),
+            NameClass::All => "any".to_owned(),
         }
     }
 }
@@ -284,7 +294,16 @@ pub fn diff(old: &Policy, new: &Policy) -> Diff {
 
 fn diff_with(old: &Policy, new: &Policy, max_states: usize) -> Diff {
     let mut raw: Vec<Finding> = Vec::new();
-    for kind in [MessageKind::Invoke, MessageKind::Emit] {
+    for kind in [MessageKind::Invoke, MessageKind::Emit, MessageKind::Deliver] {
+        if kind == MessageKind::Deliver && old.governs_delivery() != new.governs_delivery() {
+            // One side delivers every event (no `deliver` rules).
+            let change = if new.governs_delivery() {
+                Change::Narrowed
+            } else {
+                Change::Widened
+            };
+            raw.push(everything(change));
+        }
         for class in name_classes(kind, &[old, new]) {
             let rules: Vec<(Side, &Rule)> = old
                 .rules
@@ -293,7 +312,14 @@ fn diff_with(old: &Policy, new: &Policy, max_states: usize) -> Diff {
                 .chain(new.rules.iter().map(|r| (Side::New, r)))
                 .filter(|(_, r)| r.kind == kind && class.named_by(r))
                 .collect();
-            compare_class(kind, &class, &rules, max_states, &mut raw);
+            let mut found = Vec::new();
+            compare_class(kind, &class, &rules, max_states, &mut found);
+            if kind == MessageKind::Deliver && old.governs_delivery() != new.governs_delivery() {
+                // The finding over everything says what is allowed; the
+                // denies of the side that has rules still count.
+                found.retain(|f| matches!(f.change, Change::DenyLifted | Change::DenyAdded));
+            }
+            raw.extend(found);
         }
     }
     // One finding for the names that share everything else.
@@ -345,6 +371,7 @@ fn kind_rank(kind: MessageKind) -> u8 {
     match kind {
         MessageKind::Invoke => 0,
         MessageKind::Emit => 1,
+        MessageKind::Deliver => 2,
     }
 }
 
@@ -601,7 +628,7 @@ fn compare_class(
                 names: vec![class.text()],
                 other_than: match class {
                     NameClass::Plugin { except, .. } => except.clone(),
-                    NameClass::Exact(_) => Vec::new(),
+                    NameClass::Exact(_) | NameClass::All => Vec::new(),
                 },
                 windows: window_terms
                     .iter()
@@ -631,6 +658,37 @@ fn compare_class(
                 check: rule.map(|r| r.constraint.clone()),
             });
         }
+    }
+}
+
+/// The finding over every delivery (any name, window, origin and
+/// payload): one policy has no `deliver` rules, so it delivers everything.
+fn everything(change: Change) -> Finding {
+    let any = || {
+        vec![Term {
+            all_of: Vec::new(),
+            none_of: Vec::new(),
+        }]
+    };
+    Finding {
+        change,
+        kind: MessageKind::Deliver,
+        names: vec![NameClass::All.text()],
+        other_than: Vec::new(),
+        windows: any(),
+        origins: any(),
+        rules: Vec::new(),
+        constraint: None,
+        other: Other::Governed,
+        example: Example {
+            name: NameClass::All.example(),
+            window: String::new(),
+            origin: String::new(),
+        },
+        classes: vec![NameClass::All],
+        window_terms: vec![(Vec::new(), Vec::new())],
+        origin_terms: vec![(Vec::new(), Vec::new())],
+        check: None,
     }
 }
 
@@ -692,7 +750,7 @@ fn not_compared(
             names: vec![class.text()],
             other_than: match class {
                 NameClass::Plugin { except, .. } => except.clone(),
-                NameClass::Exact(_) => Vec::new(),
+                NameClass::Exact(_) | NameClass::All => Vec::new(),
             },
             windows: window_terms
                 .iter()
@@ -764,7 +822,26 @@ impl Finding {
             None => String::new(),
         };
         let rules = rule_list(&self.rules);
-        let body = match self.change {
+        let body = match (self.change, &self.other) {
+            (Change::Widened, Other::Governed) => format!(
+                "widened: {what}: the new policy has no `deliver` rules, so every event the core sends is delivered; before: only what `deliver` rules allowed"
+            ),
+            (_, Other::Governed) => format!(
+                "narrowed: {what}: the old policy had no `deliver` rules, so every event the core sent was delivered; now: only what `deliver` rules allow"
+            ),
+            _ => self.body(&what, &with, &rules),
+        };
+        if self.example.window.is_empty() {
+            return body;
+        }
+        format!(
+            "{body} (e.g. window `{}` at origin `{}`)",
+            self.example.window, self.example.origin
+        )
+    }
+
+    fn body(&self, what: &str, with: &str, rules: &str) -> String {
+        match self.change {
             Change::Widened => format!(
                 "widened: {what}{with}: allowed by {rules}; before: {}",
                 other_text(&self.other, false)
@@ -779,14 +856,7 @@ impl Finding {
             Change::DenyAdded => {
                 format!("deny added: {what}: now denied by {rules}; before no deny rule applied")
             }
-        };
-        if self.example.window.is_empty() {
-            return body;
         }
-        format!(
-            "{body} (e.g. window `{}` at origin `{}`)",
-            self.example.window, self.example.origin
-        )
     }
 
     fn names_text(&self) -> String {
@@ -809,7 +879,8 @@ impl Finding {
         )
     }
 
-    /// The finding as JSON: `change`, `kind` (`command` or `event`),
+    /// The finding as JSON: `change`, `kind` (`command`, `event` or
+    /// `deliver`),
     /// `names`, `other_than`, `windows` and `origins` (lists of
     /// `{"all_of", "none_of"}`), `rules`, `constraint` (or `null`),
     /// `other` (`{"state", "rules"}`) and `example`.
@@ -821,7 +892,7 @@ impl Finding {
         };
         json!({
             "change": self.change.as_str(),
-            "kind": kind_word(self.kind, false),
+            "kind": kind_token(self.kind),
             "names": self.names,
             "other_than": self.other_than,
             "windows": terms(&self.windows),
@@ -895,6 +966,17 @@ fn kind_word(kind: MessageKind, plural: bool) -> &'static str {
         (MessageKind::Invoke, true) => "commands",
         (MessageKind::Emit, false) => "event",
         (MessageKind::Emit, true) => "events",
+        (MessageKind::Deliver, false) => "delivered event",
+        (MessageKind::Deliver, true) => "delivered events",
+    }
+}
+
+/// `command`, `event` or `deliver`: the kind in JSON output.
+fn kind_token(kind: MessageKind) -> &'static str {
+    match kind {
+        MessageKind::Invoke => "command",
+        MessageKind::Emit => "event",
+        MessageKind::Deliver => "deliver",
     }
 }
 
@@ -924,6 +1006,8 @@ fn other_text(other: &Other, now: bool) -> String {
             "not compared (scopes too complex), counted as widened".to_owned()
         }
         (Other::NoDeny, _) => "no deny rule applies".to_owned(),
+        (Other::Governed, false) => "only what `deliver` rules allowed".to_owned(),
+        (Other::Governed, true) => "only what `deliver` rules allow".to_owned(),
     }
 }
 
@@ -1010,9 +1094,14 @@ pub struct Access {
 }
 
 impl Access {
-    /// One line per allow rule (or one for a deny).
+    /// One line per allow rule (or one for a deny); deliveries start with
+    /// `receive: `.
     pub fn lines(&self) -> Vec<String> {
-        let mut name = format!("{} `{}`", kind_word(self.kind, false), self.name);
+        let (head, word) = match self.kind {
+            MessageKind::Deliver => ("receive: ", "event"),
+            kind => ("", kind_word(kind, false)),
+        };
+        let mut name = format!("{word} `{}`", self.name);
         if !self.other_than.is_empty() {
             name.push_str(&format!(
                 " (other than {})",
@@ -1024,7 +1113,10 @@ impl Access {
             ));
         }
         if !self.denied_by.is_empty() {
-            return vec![format!("denied: {name}: by {}", rule_list(&self.denied_by))];
+            return vec![format!(
+                "{head}denied: {name}: by {}",
+                rule_list(&self.denied_by)
+            )];
         }
         let what = if self.kind == MessageKind::Invoke {
             "args"
@@ -1033,7 +1125,7 @@ impl Access {
         };
         self.allowed_by
             .iter()
-            .map(|(id, c)| format!("{name} with {what} {}: rule `{id}`", canonical(c)))
+            .map(|(id, c)| format!("{head}{name} with {what} {}: rule `{id}`", canonical(c)))
             .collect()
     }
 
@@ -1041,7 +1133,7 @@ impl Access {
     /// `allowed_by` (a list of `{"rule", "constraint"}`).
     pub fn to_json(&self) -> Value {
         json!({
-            "kind": kind_word(self.kind, false),
+            "kind": kind_token(self.kind),
             "name": self.name,
             "other_than": self.other_than,
             "denied_by": self.denied_by,
@@ -1050,11 +1142,13 @@ impl Access {
     }
 }
 
-/// Everything a sender (window label and origin) may send under `policy`:
+/// Everything a window (label and origin) may send under `policy`, and
+/// receive when the policy has `deliver` rules
+/// ([`Policy::governs_delivery`]; without them it receives every event):
 /// per name, the allow rules that let it through and their constraints,
 /// or the deny rules that refuse it. Names no rule in scope names are
-/// left out (refused by default). Commands first, then events, by name.
-/// A window that is not a window label may send nothing.
+/// left out (refused by default). Commands, then events, then deliveries,
+/// by name. A window that is not a window label gets nothing.
 pub fn who_can(policy: &Policy, window: &str, origin: &str) -> Vec<Access> {
     let parsed = Origin::parse(origin);
     let in_scope = |r: &Rule| {
@@ -1067,7 +1161,7 @@ pub fn who_can(policy: &Policy, window: &str, origin: &str) -> Vec<Access> {
     if !crate::is_window_label(window) {
         return out;
     }
-    for kind in [MessageKind::Invoke, MessageKind::Emit] {
+    for kind in [MessageKind::Invoke, MessageKind::Emit, MessageKind::Deliver] {
         for class in name_classes(kind, &[policy]) {
             let rules: Vec<&Rule> = policy
                 .rules
@@ -1096,7 +1190,7 @@ pub fn who_can(policy: &Policy, window: &str, origin: &str) -> Vec<Access> {
                 name: class.text(),
                 other_than: match &class {
                     NameClass::Plugin { except, .. } => except.clone(),
-                    NameClass::Exact(_) => Vec::new(),
+                    NameClass::Exact(_) | NameClass::All => Vec::new(),
                 },
                 denied_by,
                 allowed_by,
@@ -1323,6 +1417,26 @@ mod tests {
         assert!(!widens(&p("[a-z]+"), &p("[a-z]+")));
         assert!(widens(&p("[a-z]+"), &p("[a-y]+")));
         assert!(!widens(&obj(s, ""), &p("[a-y]+")));
+    }
+
+    /// An argument typed `grant` needs the host's grant: a rule without
+    /// that need is wider, one with it narrower.
+    #[test]
+    fn grant_arguments() {
+        let rule = |path: &str| {
+            format!(
+                r#"{{"id": "open", "effect": "allow", "commands": ["open"], "windows": ["main"],
+                    "args": {{"type": "object", "properties": {{"path": {path}}}, "required": ["path"]}}}}"#
+            )
+        };
+        let grant = rule(r#"{"type": "grant"}"#);
+        let string = rule(r#"{"type": "string"}"#);
+        let widens = |old: &str, new: &str| diff(&load(old), &load(new)).widens();
+        assert!(!widens(&grant, &grant));
+        assert!(widens(&grant, &string));
+        assert!(!widens(&rule(r#"{"type": "any"}"#), &grant));
+        // Finite values need the grant too.
+        assert!(widens(&grant, &rule(r#"{"enum": ["a.md"]}"#)));
     }
 
     #[test]
