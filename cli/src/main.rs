@@ -90,7 +90,7 @@ enum Command {
         #[arg(long)]
         allow_widen: bool,
     },
-    /// List what one window at one origin may send, with the rule behind each.
+    /// List what one window at one origin may send and receive, with the rule behind each.
     WhoCan {
         /// The sender's window label.
         #[arg(long, value_parser = window_label)]
