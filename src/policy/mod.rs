@@ -43,6 +43,7 @@ mod json;
 mod model;
 mod origin;
 mod path;
+pub mod review;
 
 /// The JSON type name of a value, as the policy language spells it.
 pub(crate) use constraint::{json_eq, type_of};
