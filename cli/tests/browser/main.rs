@@ -24,15 +24,15 @@ fn browser_end_to_end() {
     let demo = start_demo();
     let browser = launch_browser();
     let main = open_page(&browser, &demo, "main");
-    let before = router_calls(&main);
+    let before = router_calls(&demo);
 
     // Allowed call: the router's reply comes back.
     assert_eq!(
         eval(&main, "isogate.invoke('greet', {name: 'Ada'})"),
         json!("Hello, Ada!")
     );
-    assert_eq!(router_calls(&main), before + 1);
-    let ev = last_audit(&main);
+    assert_eq!(router_calls(&demo), before + 1);
+    let ev = last_audit(&demo);
     assert_eq!(
         (ev["outcome"].as_str(), ev["name"].as_str()),
         (Some("dispatched"), Some("greet"))
@@ -54,7 +54,7 @@ fn browser_end_to_end() {
            isogate.emit('clicked', {button: 'test'}); })",
     );
     assert!(ack["count"].as_u64().is_some_and(|n| n >= 1), "{ack}");
-    assert_eq!(last_audit(&main)["outcome"], json!("delivered"));
+    assert_eq!(last_audit(&demo)["outcome"], json!("delivered"));
 
     // Denied command: generic timeout for the page, `denied` for the host.
     let denied = eval(
@@ -62,12 +62,12 @@ fn browser_end_to_end() {
         "isogate.invoke('delete_everything', {}, {timeout: 1000}).then(() => 'resolved', e => (e && e.message) || String(e))",
     );
     assert_eq!(denied, json!("isogate: timeout"));
-    let ev = last_audit(&main);
+    let ev = last_audit(&demo);
     assert_eq!(
         (ev["reason"].as_str(), ev["name"].as_str()),
         (Some("denied"), Some("delete_everything"))
     );
-    assert_eq!(router_calls(&main), calls);
+    assert_eq!(router_calls(&demo), calls);
 
     // Tampered envelope.
     let tampered = eval(
@@ -76,8 +76,8 @@ fn browser_end_to_end() {
            .then(env => { env[env.length - 20] ^= 1; return demo.send(env); })",
     );
     assert_eq!(tampered, Value::Null);
-    assert_eq!(last_audit(&main)["reason"], json!("bad_tag"));
-    assert_eq!(router_calls(&main), calls);
+    assert_eq!(last_audit(&demo)["reason"], json!("bad_tag"));
+    assert_eq!(router_calls(&demo), calls);
 
     // Replayed envelope: accepted once, then discarded.
     let replay = eval(
@@ -87,9 +87,9 @@ fn browser_end_to_end() {
     );
     assert_eq!(replay[0]["result"], json!("Hello, Eve!"));
     assert_eq!(replay[1], Value::Null);
-    assert_eq!(last_audit(&main)["reason"], json!("replay"));
+    assert_eq!(last_audit(&demo)["reason"], json!("replay"));
     let calls = calls + 1;
-    assert_eq!(router_calls(&main), calls);
+    assert_eq!(router_calls(&demo), calls);
 
     // An envelope sealed by window `settings`, sent from window `main`.
     let settings = open_page(&browser, &demo, "settings");
@@ -100,8 +100,8 @@ fn browser_end_to_end() {
     let foreign = foreign.as_str().expect("base64 envelope");
     let cross = eval(&main, &format!("demo.send(demo.fromBase64('{foreign}'))"));
     assert_eq!(cross, Value::Null);
-    assert_eq!(last_audit(&main)["reason"], json!("wrong_window"));
-    assert_eq!(router_calls(&main), calls);
+    assert_eq!(last_audit(&demo)["reason"], json!("wrong_window"));
+    assert_eq!(router_calls(&demo), calls);
 
     // Raw unsealed requests straight to the core: JSON, and an empty body.
     let raw = eval(
@@ -111,7 +111,7 @@ fn browser_end_to_end() {
            demo.send(new Uint8Array(0))])",
     );
     assert_eq!(raw, json!([null, null]));
-    let log = audit(&main);
+    let log = audit(&demo);
     let tail: Vec<&str> = log
         .iter()
         .rev()
@@ -119,7 +119,7 @@ fn browser_end_to_end() {
         .filter_map(|e| e["reason"].as_str())
         .collect();
     assert_eq!(tail, ["malformed", "malformed"]);
-    assert_eq!(router_calls(&main), calls);
+    assert_eq!(router_calls(&demo), calls);
 
     // Arguments outside the policy are denied by the core.
     let bad_path = eval(
@@ -127,8 +127,8 @@ fn browser_end_to_end() {
         "isogate.invoke('read_note', {path: '/notes/../etc/passwd'}, {timeout: 1000}).then(() => 'resolved', e => (e && e.message) || String(e))",
     );
     assert_eq!(bad_path, json!("isogate: timeout"));
-    assert_eq!(last_audit(&main)["reason"], json!("denied"));
-    assert_eq!(router_calls(&main), calls);
+    assert_eq!(last_audit(&demo)["reason"], json!("denied"));
+    assert_eq!(router_calls(&demo), calls);
 
     // After a reload, envelopes sealed by the earlier frame load are stale.
     let old = eval(
@@ -137,14 +137,14 @@ fn browser_end_to_end() {
     );
     let old = old.as_str().expect("base64 envelope").to_owned();
     // Chromium keeps at most 6 connections per host and every demo page holds
-    // two event streams open: close the earlier tabs so the new page can fetch.
+    // an event stream open: close the earlier tabs so the new page can fetch.
     settings.close(true).expect("close settings tab");
     main.close(true).expect("close main tab");
     let main = open_page(&browser, &demo, "main");
     let stale = eval(&main, &format!("demo.send(demo.fromBase64('{old}'))"));
     assert_eq!(stale, Value::Null);
-    assert_eq!(last_audit(&main)["reason"], json!("stale_load"));
-    assert_eq!(router_calls(&main), calls);
+    assert_eq!(last_audit(&demo)["reason"], json!("stale_load"));
+    assert_eq!(router_calls(&demo), calls);
     assert_eq!(
         eval(&main, "isogate.invoke('add', {a: 2, b: 40})"),
         json!(42)
@@ -159,11 +159,11 @@ fn browser_attacks() {
     let demo = start_demo();
     let browser = launch_browser();
     let tab = attacks::open_hostile_page(&browser, &demo, "main");
-    attacks::forged_seal_requests_are_never_sealed(&tab);
-    attacks::forged_transport_bytes_are_discarded(&tab);
-    attacks::replays_and_reorders(&tab);
+    attacks::forged_seal_requests_are_never_sealed(&demo, &tab);
+    attacks::forged_transport_bytes_are_discarded(&demo, &tab);
+    attacks::replays_and_reorders(&demo, &tab);
     // Last: it retires the page's own frame load.
-    attacks::frame_document_is_unreadable(&tab);
+    attacks::frame_document_is_unreadable(&demo, &tab);
 }
 
 #[test]
