@@ -26,8 +26,8 @@ use isogate::host::{OutgoingKind, Wake};
 use isogate::{AuditHub, Call, Gate, Host, LaunchKey, Policy, PolicySource, Router, Sender};
 use serde_json::{json, Value};
 use server::{
-    closing, empty, event_stream, header, host_is, plain, read_body, respond, set, set_text,
-    Body, Conn, ConnStats, EventStream, Handling, KEEPALIVE,
+    closing, empty, event_stream, header, host_is, plain, read_body, respond, set, set_text, Body,
+    Conn, ConnStats, EventStream, Handling, KEEPALIVE,
 };
 use std::io::Write;
 use std::path::Path;
@@ -52,10 +52,13 @@ const WINDOWS: [&str; 2] = ["main", "settings"];
 const MAX_IPC_BODY: usize = 1_048_640 + 1024;
 /// Request body bytes held by all requests at once.
 const BODY_BUDGET: usize = 8 * 1024 * 1024;
-/// Connections open at once, per origin.
-const MAX_PAGE_CONNECTIONS: usize = 64;
-const MAX_FRAME_CONNECTIONS: usize = 16;
-const MAX_CONSOLE_CONNECTIONS: usize = 16;
+/// Connections open at once, per origin. A connection costs a task and
+/// hyper's buffers (at most [`server::MAX_BUF`] each way); one that sends
+/// its head slowly is cut after [`server::HEADER_TIMEOUT`], so a legitimate
+/// request waits at most that long behind a full page listener.
+const MAX_PAGE_CONNECTIONS: usize = 256;
+const MAX_FRAME_CONNECTIONS: usize = 32;
+const MAX_CONSOLE_CONNECTIONS: usize = 32;
 /// Audit lines kept per console reader and as backlog.
 const AUDIT_LINES: usize = 1000;
 /// Live console readers at once (`/audit` streams and `/audit.json` reads).
@@ -234,7 +237,10 @@ fn start(port: u16, debug_reasons: bool, hook: Option<&Path>) -> Result<i32, Str
         sink(event);
     })
     .with_listener("clicked", move |event| {
-        let n = listener_stats.events_delivered.fetch_add(1, Ordering::SeqCst) + 1;
+        let n = listener_stats
+            .events_delivered
+            .fetch_add(1, Ordering::SeqCst)
+            + 1;
         if let Some(host) = listener_host.get().and_then(Weak::upgrade) {
             host.emit(event.sender.window, "clicked-ack", &json!({ "count": n }));
         }
@@ -410,9 +416,11 @@ impl Demo {
             }
             (&Method::GET, "/app.js") => respond(StatusCode::OK, "text/javascript", APP_JS),
             (&Method::GET, "/app.css") => respond(StatusCode::OK, "text/css", APP_CSS),
-            (&Method::GET, "/isogate-shim.js") => {
-                respond(StatusCode::OK, "text/javascript", isogate::frame::SHIM_SCRIPT)
-            }
+            (&Method::GET, "/isogate-shim.js") => respond(
+                StatusCode::OK,
+                "text/javascript",
+                isogate::frame::SHIM_SCRIPT,
+            ),
             (&Method::POST, "/frame") => {
                 if !self.from_page(&req) {
                     return forbidden();
@@ -432,9 +440,10 @@ impl Demo {
                 Some(window) => self.window_events(window, &conn),
                 None => not_found(),
             },
-            (_, "/" | "/app.js" | "/app.css" | "/isogate-shim.js" | "/frame" | "/ipc" | "/events") => {
-                empty(StatusCode::METHOD_NOT_ALLOWED)
-            }
+            (
+                _,
+                "/" | "/app.js" | "/app.css" | "/isogate-shim.js" | "/frame" | "/ipc" | "/events",
+            ) => empty(StatusCode::METHOD_NOT_ALLOWED),
             _ => not_found(),
         }
     }
@@ -498,7 +507,11 @@ impl Demo {
         };
         // Set only by debug builds started with --debug-reasons.
         if let Some(reason) = debug_reason {
-            set_text(response.headers_mut(), "x-isogate-debug", &header_safe(&reason));
+            set_text(
+                response.headers_mut(),
+                "x-isogate-debug",
+                &header_safe(&reason),
+            );
         }
         response
     }

@@ -25,6 +25,8 @@ use tokio::sync::{mpsc, Notify, OwnedSemaphorePermit, Semaphore};
 
 /// Longest request head (request line and headers) accepted.
 pub const MAX_HEAD_BYTES: usize = 16 * 1024;
+/// Largest read (and write) buffer of one connection.
+pub const MAX_BUF: usize = MAX_HEAD_BYTES + 4 * 1024;
 /// Most header fields in one request.
 pub const MAX_HEADERS: usize = 64;
 /// Time a client has to send a request's head, and to start the next one on
@@ -132,7 +134,7 @@ pub async fn serve<H>(
                 .header_read_timeout(HEADER_TIMEOUT)
                 .max_headers(MAX_HEADERS)
                 .max_header_size(MAX_HEAD_BYTES)
-                .max_buf_size(2 * MAX_HEAD_BYTES);
+                .max_buf_size(MAX_BUF);
             let connection = builder.serve_connection(TokioIo::new(stream), service);
             tokio::select! {
                 _ = connection => {}
@@ -162,7 +164,9 @@ impl hyper::body::Body for Body {
     ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
         match self.get_mut() {
             Body::Full(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
-            Body::Stream(rx) => rx.poll_recv(cx).map(|chunk| chunk.map(|b| Ok(Frame::data(b)))),
+            Body::Stream(rx) => rx
+                .poll_recv(cx)
+                .map(|chunk| chunk.map(|b| Ok(Frame::data(b)))),
         }
     }
 
@@ -180,7 +184,11 @@ impl hyper::body::Body for Body {
 }
 
 /// A response with `body` of type `content_type`.
-pub fn respond(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Response<Body> {
+pub fn respond(
+    status: StatusCode,
+    content_type: &'static str,
+    body: impl Into<Bytes>,
+) -> Response<Body> {
     let mut response = Response::new(Body::Full(Some(body.into())));
     *response.status_mut() = status;
     set(response.headers_mut(), "content-type", content_type);

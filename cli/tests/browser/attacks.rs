@@ -77,7 +77,7 @@ fn last_reasons(demo: &Demo, n: usize) -> Vec<String> {
 /// (a same-origin child frame, a sandboxed child frame, a popup) are never
 /// sealed; nor are malformed requests from the parent. The frame's sequence
 /// numbers prove it: the next real seal follows the previous one directly.
-pub fn forged_seal_requests_are_never_sealed(demo: &Demo, tab: &Tab) {
+pub fn forged_seal_requests_are_never_sealed(tab: &Tab) {
     let result = eval(
         tab,
         r#"(async () => {
@@ -300,4 +300,3 @@ pub fn replays_and_reorders(demo: &Demo, tab: &Tab) {
     assert_eq!(reasons[..7], ["replay"; 7]);
     assert_eq!(reasons[7..], ["none", "replay"]);
 }
-

@@ -12,6 +12,7 @@
 mod attacks;
 mod harness;
 mod hooks;
+mod leaks;
 
 use harness::*;
 use serde_json::{json, Value};
@@ -159,9 +160,10 @@ fn browser_attacks() {
     let demo = start_demo();
     let browser = launch_browser();
     let tab = attacks::open_hostile_page(&browser, &demo, "main");
-    attacks::forged_seal_requests_are_never_sealed(&demo, &tab);
+    attacks::forged_seal_requests_are_never_sealed(&tab);
     attacks::forged_transport_bytes_are_discarded(&demo, &tab);
     attacks::replays_and_reorders(&demo, &tab);
+    leaks::page_cannot_read_audit_or_reasons(&demo, &tab);
     // Last: it retires the page's own frame load.
     attacks::frame_document_is_unreadable(&demo, &tab);
 }
