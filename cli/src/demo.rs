@@ -422,7 +422,7 @@ impl Demo {
                 isogate::frame::SHIM_SCRIPT,
             ),
             (&Method::POST, "/frame") => {
-                if !self.from_page(&req) {
+                if !self.sent_by_page(&req) {
                     return forbidden();
                 }
                 match known_window(query) {
@@ -431,7 +431,7 @@ impl Demo {
                 }
             }
             (&Method::POST, "/ipc") => {
-                if !self.from_page(&req) {
+                if !self.sent_by_page(&req) {
                     return forbidden();
                 }
                 self.ipc(req).await
@@ -451,7 +451,7 @@ impl Demo {
     /// Whether a state-changing request comes from the page's own origin.
     /// Browsers send `Origin` on every POST, so a form or `no-cors` fetch
     /// from any other site is refused here.
-    fn from_page(&self, req: &Request<Incoming>) -> bool {
+    fn sent_by_page(&self, req: &Request<Incoming>) -> bool {
         header(req, "origin") == Some(self.page.origin.as_str())
     }
 
@@ -612,7 +612,7 @@ impl Demo {
         if !host_is(&req, &self.console.hosts) {
             return misdirected();
         }
-        let mut response = if self.from_console(&req) {
+        let mut response = if self.sent_by_console(&req) {
             self.console_route(&req, &conn)
         } else {
             forbidden()
@@ -635,7 +635,7 @@ impl Demo {
     /// from no page at all: the address bar, a tool). Another origin's
     /// `Origin`, or a browser's `Sec-Fetch-Site` that is not same-origin or
     /// none, is refused: the page on the other port is same-site.
-    fn from_console(&self, req: &Request<Incoming>) -> bool {
+    fn sent_by_console(&self, req: &Request<Incoming>) -> bool {
         let origin_ok = match req.headers().get("origin") {
             None => true,
             Some(origin) => origin
