@@ -367,3 +367,49 @@ impl EventStream {
         self.tx.closed().await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn conn() -> Conn {
+        Conn {
+            kill: Arc::new(Notify::new()),
+            stats: Arc::default(),
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stream_nobody_reads_is_cut_after_the_write_timeout() {
+        let conn = conn();
+        let (stream, response) = event_stream(&conn);
+        // The response body is never polled: the buffer fills, then the
+        // next event waits for the write timeout and the connection is cut.
+        for _ in 0..STREAM_BUFFER {
+            assert!(stream.send("data: x\n\n".to_owned()).await);
+        }
+        let started = tokio::time::Instant::now();
+        assert!(!stream.send("data: y\n\n".to_owned()).await);
+        assert_eq!(started.elapsed(), WRITE_TIMEOUT);
+        assert_eq!(conn.stats.write_timeouts.load(Ordering::Relaxed), 1);
+        let killed = tokio::time::timeout(Duration::from_millis(1), conn.kill.notified()).await;
+        assert!(killed.is_ok(), "the connection is told to close");
+        drop(response);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stream_whose_client_left_ends_at_once() {
+        let conn = conn();
+        let (stream, response) = event_stream(&conn);
+        drop(response);
+        tokio::time::timeout(Duration::from_millis(1), stream.closed())
+            .await
+            .unwrap();
+        let started = tokio::time::Instant::now();
+        assert!(!stream.send("data: x\n\n".to_owned()).await);
+        assert_eq!(started.elapsed(), Duration::ZERO);
+        assert_eq!(conn.stats.write_timeouts.load(Ordering::Relaxed), 0);
+    }
+}
