@@ -132,6 +132,9 @@ pub async fn serve<H>(
             builder
                 .timer(TokioTimer::new())
                 .header_read_timeout(HEADER_TIMEOUT)
+                // `X-Isogate-Debug`, as the old demo wrote it, for clients
+                // that compare header names by case.
+                .title_case_headers(true)
                 .max_headers(MAX_HEADERS)
                 .max_header_size(MAX_HEAD_BYTES)
                 .max_buf_size(MAX_BUF);
