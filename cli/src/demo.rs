@@ -636,16 +636,17 @@ impl Demo {
     /// `Origin`, or a browser's `Sec-Fetch-Site` that is not same-origin or
     /// none, is refused: the page on the other port is same-site.
     fn sent_by_console(&self, req: &Request<Incoming>) -> bool {
-        let origin_ok = match req.headers().get("origin") {
-            None => true,
-            Some(origin) => origin
+        // Every value counts: a repeated header cannot hide a foreign one.
+        let origin_ok = req.headers().get_all("origin").iter().all(|origin| {
+            origin
                 .to_str()
-                .is_ok_and(|o| self.console.origins.iter().any(|c| c == o)),
-        };
-        let site_ok = match req.headers().get("sec-fetch-site") {
-            None => true,
-            Some(site) => matches!(site.to_str(), Ok("same-origin" | "none")),
-        };
+                .is_ok_and(|o| self.console.origins.iter().any(|c| c == o))
+        });
+        let site_ok = req
+            .headers()
+            .get_all("sec-fetch-site")
+            .iter()
+            .all(|site| matches!(site.to_str(), Ok("same-origin" | "none")));
         origin_ok && site_ok
     }
 

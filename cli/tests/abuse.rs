@@ -578,6 +578,10 @@ fn cross_origin_and_wrong_host() {
         "Origin: null\r\n".to_owned(),
         "Sec-Fetch-Site: same-site\r\n".to_owned(),
         "Sec-Fetch-Site: cross-site\r\n".to_owned(),
+        format!(
+            "Origin: http://{}\r\nOrigin: http://evil.example\r\n",
+            demo.console
+        ),
     ] {
         let (status, head, _) = console_get(&extra);
         assert_eq!(status, 403, "{extra}");
