@@ -4,6 +4,7 @@
 use crate::audit::{AuditEvent, CounterSnapshot, Counters, DiscardReason, Outcome};
 use crate::envelope;
 use crate::frame::{self, FrameDocument, FrameError};
+use crate::grant::{Grant, GrantError, GrantId, Grants, Use};
 use crate::key::LaunchKey;
 use crate::message::{self, DecodeError, Json, Message, MessageKind, Object};
 use crate::policy::{self, Policy, PolicyErrors, PolicySource, Query};
@@ -170,6 +171,9 @@ pub struct CallRequest {
     pub window: String,
     /// Sender origin.
     pub origin: String,
+    /// The frame load that sealed the call: its reply goes to that load
+    /// only ([`crate::Host::reply`]).
+    pub load_id: u32,
 }
 
 impl CallRequest {
@@ -228,6 +232,7 @@ enum Input<'b> {
 struct Checked<'a> {
     msg: Message<'a>,
     sender: Sender<'a>,
+    load_id: u32,
 }
 
 impl Checked<'_> {
@@ -251,6 +256,7 @@ impl Checked<'_> {
                 body: body.to_vec(),
                 window,
                 origin,
+                load_id: self.load_id,
             }),
             Message::Emit { event, payload } => Admitted::Event(EventMessage {
                 name: event.into_owned(),
@@ -300,6 +306,27 @@ pub struct Gate<R> {
 struct State {
     replay: ReplayGuard,
     rates: WindowRates,
+    grants: Grants,
+}
+
+/// A sender's grants, as the policy's decision sees them: read under the
+/// gate's lock, which the decision itself does not hold.
+struct SenderGrants<'g> {
+    state: &'g Mutex<State>,
+    window: &'g str,
+    load_id: u32,
+}
+
+impl policy::Granted for SenderGrants<'_> {
+    fn granted(&self, command: &str, argument: &str, value: &Json<'_>) -> bool {
+        lock(self.state).grants.admits(
+            self.window,
+            self.load_id,
+            (command, argument),
+            value,
+            Instant::now(),
+        )
+    }
 }
 
 /// The audit rate's token bucket.
@@ -335,6 +362,8 @@ struct Trail {
     rule: Option<String>,
     detail: Option<String>,
     args: Option<Value>,
+    /// Ids of the grants the message used (or the spent one it tried).
+    grant: Option<String>,
 }
 
 impl Trail {
@@ -362,6 +391,7 @@ impl<R: Router> Gate<R> {
             state: Mutex::new(State {
                 replay: ReplayGuard::new(),
                 rates: WindowRates::default(),
+                grants: Grants::default(),
             }),
             policy: ArcSwap::from_pointee(policy),
             counters: Counters::default(),
@@ -493,10 +523,14 @@ impl<R: Router> Gate<R> {
         if load_id == u32::MAX {
             return Err(FrameError::LoadsExhausted);
         }
-        lock(&self.state)
-            .replay
-            .begin_load(window, load_id)
-            .map_err(|_| FrameError::TooManyWindows)?;
+        {
+            let mut state = lock(&self.state);
+            state
+                .replay
+                .begin_load(window, load_id)
+                .map_err(|_| FrameError::TooManyWindows)?;
+            state.grants.begin_load(window, load_id);
+        }
         frame::render(&self.key, load_id, window, parent_origin, hook_script)
     }
 
@@ -506,6 +540,26 @@ impl<R: Router> Gate<R> {
         let mut state = lock(&self.state);
         state.replay.forget(window);
         state.rates.forget(window);
+        state.grants.forget(window);
+    }
+
+    /// Grants `window`'s current frame load a narrow right: calls of
+    /// `grant.command` whose argument `grant.argument` (typed `grant` in the
+    /// policy rule) has the granted value, `grant.uses` times within
+    /// `grant.ttl` (`docs/POLICY.md`, "Grants"). A new frame load of the
+    /// window, or its close, ends it.
+    pub fn grant(&self, window: &str, grant: Grant) -> Result<GrantId, GrantError> {
+        let mut state = lock(&self.state);
+        let load_id = state
+            .replay
+            .current_load(window)
+            .ok_or(GrantError::NoFrameLoad)?;
+        state.grants.add(window, load_id, grant, Instant::now())
+    }
+
+    /// Ends a grant; `false` if it had ended already.
+    pub fn revoke(&self, id: GrantId) -> bool {
+        lock(&self.state).grants.revoke(id)
     }
 
     /// Discards a message whose window the host has not opened
@@ -518,16 +572,59 @@ impl<R: Router> Gate<R> {
         self.discard(sender, DiscardReason::WrongWindow, trail);
     }
 
-    /// Records a reply (`Invoke`) or event (`Emit`, named) to a window that
-    /// the host layer dropped because the window's queue was full.
-    pub(crate) fn record_dropped(&self, sender: Sender<'_>, kind: MessageKind, name: Option<&str>) {
+    /// Whether the policy lets the core send the event `name` with
+    /// `payload` to the window `to` (label and origin): its `deliver` rules
+    /// (`docs/POLICY.md`), or any event when the policy has none. A refusal
+    /// is counted and audited (`outcome: "dropped"`, `reason: "denied"`,
+    /// `kind: "deliver"`). The host layer's [`crate::Host::emit`] asks this
+    /// for every event; a host that delivers events itself must too.
+    pub fn may_deliver(&self, to: Sender<'_>, name: &str, payload: &Value) -> bool {
+        let policy = self.policy.load();
+        if !policy.governs_delivery() {
+            return true;
+        }
+        let decision = policy.decide(&policy::Request {
+            window: to.window,
+            origin: to.origin,
+            kind: MessageKind::Deliver,
+            name,
+            args: payload,
+        });
+        drop(policy);
+        if !decision.allowed {
+            let trail = Trail {
+                kind: Some(MessageKind::Deliver),
+                name: Some(name.to_owned()),
+                rule: decision.rule,
+                detail: Some(decision.reason),
+                ..Trail::default()
+            };
+            self.record(to, Outcome::Dropped, Some(DiscardReason::Denied), trail);
+        }
+        decision.allowed
+    }
+
+    /// Records a reply or event (`Deliver`, named) to a window that the host
+    /// layer dropped: its queue was full (`reason` `None`), or the reply's
+    /// frame load is gone (`StaleLoad`).
+    pub(crate) fn record_dropped(
+        &self,
+        to: Sender<'_>,
+        kind: MessageKind,
+        name: Option<&str>,
+        reason: Option<DiscardReason>,
+    ) {
+        let detail = match reason {
+            Some(DiscardReason::StaleLoad) => "the frame load that sealed the call is gone",
+            _ => "the window's delivery queue is full",
+        };
         let trail = Trail {
             kind: Some(kind),
             name: name.map(str::to_owned),
-            detail: Some("the window's delivery queue is full".into()),
+            detail: Some(detail.into()),
             ..Trail::default()
         };
-        self.record(sender, Outcome::Dropped, None, trail);
+        self.record(to, Outcome::Dropped, reason, trail);
     }
 
     /// Handles one envelope in text transport form (base64url).
@@ -794,12 +891,19 @@ impl<R: Router> Gate<R> {
             // nobody reads it.
             trail.name = Some(msg.name().to_owned());
         }
+        // Read only if a rule asks for a grant: no lock, no clock otherwise.
+        let grants = SenderGrants {
+            state: &self.state,
+            window: sender.window,
+            load_id: env.nonce.load_id,
+        };
         let query = Query {
             window: sender.window,
             origin: sender.origin,
             kind: msg.kind(),
             name: msg.name(),
             args: msg.args(),
+            grants: Some(&grants),
         };
         let allowed = policy.allowing_rule(&query);
         #[cfg(debug_assertions)]
@@ -807,7 +911,7 @@ impl<R: Router> Gate<R> {
         if self.explains() || trail.verdict {
             // Words only for whoever reads them.
             let decision = match allowed {
-                Some(rule) => policy::allow(rule),
+                Some((rule, _)) => policy::allow(rule),
                 None => policy.evaluate(&query, false),
             };
             trail.rule = decision.rule;
@@ -816,8 +920,41 @@ impl<R: Router> Gate<R> {
         if self.audit_args {
             trail.args = Some(msg.args().to_value());
         }
-        if allowed.is_none() {
+        let Some((_, grant_args)) = allowed else {
+            // A refusal names the grant the call asked for, if any (spent,
+            // expired, or with other arguments refused).
+            trail.grant = lock(&self.state)
+                .grants
+                .fitting(sender.window, env.nonce.load_id, msg.name(), msg.args())
+                .map(|id| id.to_string());
             return Err(DiscardReason::Denied);
+        };
+        if !grant_args.is_empty() {
+            // The rule admitted these values because grants did: use them,
+            // all or none, under the lock (a race for the last use is lost
+            // here, not admitted twice).
+            let values: Vec<(&str, &Json<'_>)> = grant_args
+                .iter()
+                .filter_map(|a| msg.args().get(a).map(|v| (a.as_str(), v)))
+                .collect();
+            let used = lock(&self.state).grants.take(
+                sender.window,
+                env.nonce.load_id,
+                msg.name(),
+                &values,
+                Instant::now(),
+            );
+            match used {
+                Use::Used(ids) => {
+                    let ids: Vec<String> = ids.iter().map(GrantId::to_string).collect();
+                    trail.grant = (!ids.is_empty()).then(|| ids.join(","));
+                }
+                Use::Refused(id) => {
+                    trail.grant = id.map(|id| id.to_string());
+                    trail.detail = Some("the grant was used up, expired or revoked".into());
+                    return Err(DiscardReason::Denied);
+                }
+            }
         }
         let outcome = match &msg {
             Message::Invoke { args, .. } if !args.is_object() => {
@@ -831,7 +968,12 @@ impl<R: Router> Gate<R> {
         // The router does not hold the policy snapshot: a slow router must
         // not keep a swapped-out policy alive.
         drop(policy);
-        let dispatched = dispatch(Checked { msg, sender });
+        let load_id = trail.load_id.unwrap_or_default();
+        let dispatched = dispatch(Checked {
+            msg,
+            sender,
+            load_id,
+        });
         if let Some(suppressed) = ticket {
             let kept = trail.kept();
             self.emit(
@@ -954,6 +1096,7 @@ impl<R: Router> Gate<R> {
             load_id: t.load_id,
             seq: t.seq,
             rule: t.rule,
+            grant: t.grant,
             detail: t.detail,
             args: t.args,
             suppressed,

@@ -15,7 +15,9 @@
 //!   retires the older load anyway), and a document not fetched within
 //!   [`HostLimits::frame_ttl`] is wiped.
 //! - **Replies and core-to-window events go through bounded queues**, one
-//!   per window ([`Host::push_reply`], [`Host::emit`], [`Host::pop`]). A full
+//!   per window ([`Host::reply`], [`Host::handle_and_queue`], [`Host::emit`],
+//!   [`Host::pop`]). A reply goes only to the frame load that sealed the
+//!   call; an event only where the policy's `deliver` rules allow it. A full
 //!   queue drops the new message, counts it and audits it (`dropped`); it
 //!   never grows past [`HostLimits::queue_len`] messages or
 //!   [`HostLimits::queue_bytes`] bytes.
@@ -31,9 +33,10 @@
 //! bound its own connections, request sizes and times; keep the audit
 //! stream out of the page's reach. `docs/INTEGRATING.md` walks through it.
 
-use crate::audit::AuditEvent;
+use crate::audit::{AuditEvent, DiscardReason};
 use crate::frame::{FrameDocument, FrameError};
-use crate::gate::{Admitted, Gate, Reply, Router, Sender};
+use crate::gate::{Admitted, CallRequest, Gate, Reply, Router, Sender};
+use crate::grant::{Grant, GrantError, GrantId};
 use crate::message::MessageKind;
 use ring::rand::{SecureRandom, SystemRandom};
 use serde_json::Value;
@@ -83,6 +86,9 @@ pub enum HostError {
     /// The label or origin is not acceptable, or the frame cannot be rendered.
     #[error(transparent)]
     Frame(#[from] FrameError),
+    /// The grant was refused.
+    #[error(transparent)]
+    Grant(#[from] GrantError),
     /// The system's random number generator failed.
     #[error("the system random number generator failed")]
     Random,
@@ -139,6 +145,8 @@ fn bump(counter: &AtomicU64) {
 /// One open window.
 struct Window {
     origin: String,
+    /// The frame load of the last frame rendered for it: the page's.
+    load: Option<u32>,
     pending: Option<Pending>,
     queue: VecDeque<Outgoing>,
     queued_bytes: usize,
@@ -214,6 +222,7 @@ impl<R: Router> Host<R> {
         let mut windows = lock(&self.windows);
         let fresh = Window {
             origin: origin.to_owned(),
+            load: None,
             pending: None,
             queue: VecDeque::new(),
             queued_bytes: 0,
@@ -270,13 +279,14 @@ impl<R: Router> Host<R> {
         };
         let mut bytes = [0u8; 16];
         self.rng.fill(&mut bytes).map_err(|_| HostError::Random)?;
-        let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        let token = hex::encode(bytes);
         let doc = self.gate.render_frame(label, &origin, hook_script)?;
         let mut windows = lock(&self.windows);
         // The window may have been closed or reopened while rendering.
         let Some(window) = windows.get_mut(label).filter(|w| w.origin == origin) else {
             return Err(HostError::NoSuchWindow);
         };
+        window.load = Some(doc.load_id);
         let pending = Pending {
             token: token.clone(),
             doc,
@@ -305,6 +315,20 @@ impl<R: Router> Host<R> {
         }
         bump(&self.counters.frames_served);
         Some(pending.doc)
+    }
+
+    /// Grants the open window's current frame load a narrow right
+    /// ([`Gate::grant`]): the file the user just picked, for one read.
+    pub fn grant(&self, label: &str, grant: Grant) -> Result<GrantId, HostError> {
+        if !self.is_open(label) {
+            return Err(HostError::NoSuchWindow);
+        }
+        Ok(self.gate.grant(label, grant)?)
+    }
+
+    /// Ends a grant ([`Gate::revoke`]); `false` if it had ended already.
+    pub fn revoke(&self, id: GrantId) -> bool {
+        self.gate.revoke(id)
     }
 
     /// Wipes frame documents whose time to be fetched has passed. The host
@@ -364,58 +388,115 @@ impl<R: Router> Host<R> {
         self.gate.open_and_check_text(sender, text)
     }
 
-    /// Queues a reply for the window. `false` when it was dropped: the window
-    /// is not open, or its queue is full (counted and audited).
-    pub fn push_reply(&self, label: &str, reply: &Reply) -> bool {
+    /// Checks an envelope from an open window, runs an admitted command on
+    /// the gate's router and queues its reply for the frame load that
+    /// sealed it (or delivers an admitted event to the gate's listeners):
+    /// for transports that push replies later (webview IPC). `false` when
+    /// nothing was queued.
+    pub fn handle_and_queue(&self, sender: Sender<'_>, bytes: &[u8]) -> bool {
+        let admitted = self.check(sender, bytes);
+        self.dispatch(admitted)
+    }
+
+    /// [`Host::handle_and_queue`] for an envelope in text transport form.
+    pub fn handle_text_and_queue(&self, sender: Sender<'_>, text: &str) -> bool {
+        let admitted = self.check_text(sender, text);
+        self.dispatch(admitted)
+    }
+
+    fn dispatch(&self, admitted: Option<Admitted>) -> bool {
+        match admitted {
+            Some(Admitted::Call(call)) => {
+                let result = self.gate.get_ref().call(call.as_call());
+                self.reply(&call, result)
+            }
+            Some(Admitted::Event(event)) => {
+                self.gate.deliver_event(event.as_event());
+                false
+            }
+            None => false,
+        }
+    }
+
+    /// Queues the reply to an admitted call for the frame load that sealed
+    /// it. `false` when it was dropped (counted and audited): the window
+    /// closed, or reloaded since (`stale_load`: a reply never reaches
+    /// another page than the caller's), or its queue is full.
+    pub fn reply(&self, call: &CallRequest, result: Result<Value, Value>) -> bool {
+        let reply = Reply {
+            id: call.id,
+            result,
+        };
         let message = Outgoing {
             kind: OutgoingKind::Reply,
             json: reply.to_json(),
         };
-        self.push(label, message, None)
+        let to = Sender {
+            window: &call.window,
+            origin: &call.origin,
+        };
+        self.push(to, message, Some(call.load_id), &call.cmd)
     }
 
     /// Queues the event `name` with `payload` for the window: a core-to-window
-    /// event. `false` when it was dropped: the window is not open, or its
-    /// queue is full (counted and audited).
+    /// event. The policy's `deliver` rules decide first
+    /// ([`Gate::may_deliver`]). `false` when it was not queued: the window is
+    /// not open, the policy does not deliver it there, or the window's queue
+    /// is full (each counted and audited).
     pub fn emit(&self, label: &str, name: &str, payload: &Value) -> bool {
+        let Some(origin) = lock(&self.windows).get(label).map(|w| w.origin.clone()) else {
+            return false;
+        };
+        let to = Sender {
+            window: label,
+            origin: &origin,
+        };
+        if !self.gate.may_deliver(to, name, payload) {
+            bump(&self.counters.dropped);
+            return false;
+        }
         let message = Outgoing {
             kind: OutgoingKind::Event,
             json: serde_json::json!({"event": name, "payload": payload}).to_string(),
         };
-        self.push(label, message, Some(name))
+        self.push(to, message, None, name)
     }
 
-    fn push(&self, label: &str, message: Outgoing, event: Option<&str>) -> bool {
-        let mut windows = lock(&self.windows);
-        let Some(window) = windows.get_mut(label) else {
-            return false;
+    /// Queues `message` for `to.window`; a reply (`load` set) only while
+    /// that frame load is the window's current one.
+    fn push(&self, to: Sender<'_>, message: Outgoing, load: Option<u32>, name: &str) -> bool {
+        let kind = match message.kind {
+            OutgoingKind::Reply => MessageKind::Invoke,
+            OutgoingKind::Event => MessageKind::Deliver,
         };
-        let len = message.json.len();
-        if window.queue.len() >= self.limits.queue_len
-            || window.queued_bytes + len > self.limits.queue_bytes
-        {
-            let origin = window.origin.clone();
-            drop(windows);
-            bump(&self.counters.dropped);
-            let kind = match event {
-                Some(_) => MessageKind::Emit,
-                None => MessageKind::Invoke,
-            };
-            let sender = Sender {
-                window: label,
-                origin: &origin,
-            };
-            self.gate.record_dropped(sender, kind, event);
-            return false;
-        }
-        window.queued_bytes += len;
-        window.queue.push_back(message);
-        let wake = window.wake.clone();
+        let mut windows = lock(&self.windows);
+        let refused = match windows.get_mut(to.window) {
+            Some(w) if load.is_some() && w.load != load => Some(Some(DiscardReason::StaleLoad)),
+            None if load.is_some() => Some(Some(DiscardReason::StaleLoad)),
+            None => return false,
+            Some(w)
+                if w.queue.len() >= self.limits.queue_len
+                    || w.queued_bytes + message.json.len() > self.limits.queue_bytes =>
+            {
+                Some(None)
+            }
+            Some(w) => {
+                w.queued_bytes += message.json.len();
+                w.queue.push_back(message);
+                let wake = w.wake.clone();
+                drop(windows);
+                if let Some(wake) = wake {
+                    wake();
+                }
+                return true;
+            }
+        };
         drop(windows);
-        if let Some(wake) = wake {
-            wake();
+        bump(&self.counters.dropped);
+        if let Some(reason) = refused {
+            self.gate.record_dropped(to, kind, Some(name), reason);
         }
-        true
+        false
     }
 
     /// The window's next queued message, oldest first.

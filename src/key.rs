@@ -53,11 +53,7 @@ impl LaunchKey {
         let text = text.trim();
         let mut raw = Zeroizing::new([0u8; KEY_LEN]);
         if text.len() == 2 * KEY_LEN && text.bytes().all(|b| b.is_ascii_hexdigit()) {
-            for (slot, pair) in raw.iter_mut().zip(text.as_bytes().chunks_exact(2)) {
-                let hi = hex_value(pair.first().copied())?;
-                let lo = hex_value(pair.get(1).copied())?;
-                *slot = (hi << 4) | lo;
-            }
+            hex::decode_to_slice(text, &mut raw[..]).map_err(|_| KeyFileError::NotHexOrBase64)?;
             return Ok(Self::from_raw(raw));
         }
         let decoded = Zeroizing::new(
@@ -77,15 +73,6 @@ impl LaunchKey {
     /// The raw bytes, for rendering the isolation-frame document only.
     pub(crate) fn raw_bytes(&self) -> &[u8; KEY_LEN] {
         &self.raw
-    }
-}
-
-fn hex_value(digit: Option<u8>) -> Result<u8, KeyFileError> {
-    match digit {
-        Some(d @ b'0'..=b'9') => Ok(d - b'0'),
-        Some(d @ b'a'..=b'f') => Ok(d - b'a' + 10),
-        Some(d @ b'A'..=b'F') => Ok(d - b'A' + 10),
-        _ => Err(KeyFileError::NotHexOrBase64),
     }
 }
 

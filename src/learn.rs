@@ -281,7 +281,8 @@ impl Learned {
                     MessageKind::Invoke => {
                         (Some([r.name.as_str()]), None, r.constraint.as_ref(), None)
                     }
-                    MessageKind::Emit => {
+                    // Learning records hold frontend messages only.
+                    MessageKind::Emit | MessageKind::Deliver => {
                         (None, Some([r.name.as_str()]), None, r.constraint.as_ref())
                     }
                 };
@@ -402,9 +403,9 @@ pub fn infer(records: &[Record], options: &Options) -> Learned {
             skipped_windows.insert(r.window.as_str());
             continue;
         }
-        // A serialized origin that the policy also reads as one (not, say,
+        // A serialized origin (which the policy reads; not, say,
         // `http://127.1` or a port `080`), so the draft loads.
-        if !is_serialized_origin(&r.origin) || !crate::policy::origin_parses(&r.origin) {
+        if !is_serialized_origin(&r.origin) {
             skipped_origins.insert(r.origin.as_str());
             continue;
         }
@@ -457,7 +458,7 @@ pub fn infer(records: &[Record], options: &Options) -> Learned {
             let kind = first.kind;
             let base = match kind {
                 MessageKind::Invoke => sanitize_id(name),
-                MessageKind::Emit => sanitize_id(&format!("event.{name}")),
+                MessageKind::Emit | MessageKind::Deliver => sanitize_id(&format!("event.{name}")),
             };
             let wanted = match (several, windows.first()) {
                 (true, Some(w)) => sanitize_id(&format!("{base}.{w}")),
@@ -807,8 +808,10 @@ fn describe_rule(
                 parts.push(part);
             }
         }
-        (MessageKind::Emit, Some(c)) => parts.push(format!("payload {}", summarize(c))),
-        (MessageKind::Emit, None) => {}
+        (MessageKind::Emit | MessageKind::Deliver, Some(c)) => {
+            parts.push(format!("payload {}", summarize(c)));
+        }
+        (MessageKind::Emit | MessageKind::Deliver, None) => {}
     }
     let body = records.iter().map(|r| r.body_len).max().unwrap_or(0);
     if body > 0 {

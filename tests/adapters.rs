@@ -214,6 +214,7 @@ fn open_and_check_owns_the_call() {
             body: Vec::new(),
             window: "main".into(),
             origin: ORIGIN.into(),
+            load_id: 1,
         }
     );
     assert!(gate.open_and_check_text(MAIN, &text).is_none(), "replay");
@@ -411,6 +412,7 @@ mod jsonrpc {
             body: Vec::new(),
             window: "main".into(),
             origin: ORIGIN.into(),
+            load_id: 1,
         };
         assert_eq!(
             JsonRpc::request_json(&call).unwrap(),

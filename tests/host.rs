@@ -8,7 +8,7 @@ mod common;
 use common::{counting_gate, KEY, ORIGIN};
 use isogate::danger::Sealer;
 use isogate::host::{HostError, HostLimits, OutgoingKind, Wake};
-use isogate::{AuditHub, DiscardReason, Host, Outcome, Sender};
+use isogate::{Admitted, AuditHub, DiscardReason, Host, MessageKind, Outcome, Sender};
 use serde_json::json;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -194,14 +194,154 @@ fn a_full_queue_drops_counts_and_audits_never_grows() {
     let big = json!("x".repeat(2000));
     while host.pop("main").is_some() {}
     assert!(!host.emit("main", "big", &big));
-    let reply = isogate::Reply {
-        id: 3,
-        result: Ok(json!("hi")),
+}
+
+#[test]
+fn a_reply_goes_to_the_frame_load_that_sealed_the_call_only() {
+    let (host, calls, log) = host(HostLimits::default());
+    let mut sealer = open_with_frame(&host, "main");
+    // Queued for the caller's load.
+    assert!(host.handle_and_queue(sender("main"), &sealer.invoke(7, "greet", json!({}))));
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    let reply = host.pop("main").unwrap();
+    assert_eq!(reply.kind, OutgoingKind::Reply);
+    assert!(
+        reply.json.starts_with(r#"{"id":7,"ok":true"#),
+        "{}",
+        reply.json
+    );
+    // An async router: the call is admitted, the page reloads, the reply
+    // comes back too late for it.
+    let Some(Admitted::Call(call)) =
+        host.check(sender("main"), &sealer.invoke(8, "greet", json!({})))
+    else {
+        panic!("admitted")
     };
-    assert!(host.push_reply("main", &reply));
-    let popped = host.pop("main").unwrap();
-    assert_eq!(popped.kind, OutgoingKind::Reply);
-    assert_eq!(popped.json, reply.to_json());
+    let token = host.new_frame("main", None).unwrap();
+    assert!(!host.reply(&call, Ok(json!("late"))));
+    assert!(host.pop("main").is_none(), "the new page never sees it");
+    let last = log.lock().unwrap().last().cloned().unwrap();
+    assert_eq!(
+        (last.outcome, last.reason, last.name.as_deref()),
+        (
+            Outcome::Dropped,
+            Some(DiscardReason::StaleLoad),
+            Some("greet")
+        )
+    );
+    // The new load's calls are answered; a closed window's are dropped.
+    let doc = host.take_frame(&token).unwrap();
+    let mut fresh = Sealer::new(KEY, "main", ORIGIN, doc.load_id);
+    let Some(Admitted::Call(call)) =
+        host.check(sender("main"), &fresh.invoke(9, "greet", json!({})))
+    else {
+        panic!("admitted")
+    };
+    assert!(host.reply(&call, Err(json!("no"))));
+    assert_eq!(
+        host.pop("main").unwrap().json,
+        r#"{"error":"no","id":9,"ok":false}"#
+    );
+    let Some(Admitted::Call(call)) =
+        host.check(sender("main"), &fresh.invoke(10, "greet", json!({})))
+    else {
+        panic!("admitted")
+    };
+    host.close_window("main");
+    assert!(!host.reply(&call, Ok(json!(1))));
+    assert_eq!(host.counters().dropped, 2);
+    assert_eq!(host.gate().counters().dropped, 2);
+}
+
+const EGRESS: &str = r#"{"version":1,"rules":[
+    {"id":"balance","effect":"allow","deliver":["balance"],"windows":["wallet"],
+     "payload":{"type":"object","properties":{"amount":{"type":"integer"}},"required":["amount"]}},
+    {"id":"progress","effect":"allow","deliver":["progress"],"windows":["*"],"payload":{"type":"integer"}}]}"#;
+
+#[test]
+fn deliver_rules_decide_which_window_receives_which_event() {
+    let (gate, _, log) = counting_gate(EGRESS);
+    let host = Host::new(gate);
+    host.open_window("wallet", ORIGIN).unwrap();
+    host.open_window("preview", ORIGIN).unwrap();
+    assert!(host.emit("wallet", "balance", &json!({"amount": 5})));
+    assert!(
+        !host.emit("preview", "balance", &json!({"amount": 5})),
+        "not for preview"
+    );
+    assert!(
+        !host.emit("wallet", "balance", &json!({"amount": 5, "key": "k"})),
+        "payload"
+    );
+    assert!(host.emit("preview", "progress", &json!(50)));
+    assert!(
+        !host.emit("preview", "secret", &json!(null)),
+        "no rule names it"
+    );
+    assert_eq!(
+        host.pop("wallet").unwrap().json,
+        r#"{"event":"balance","payload":{"amount":5}}"#
+    );
+    assert!(host.pop("wallet").is_none());
+    assert_eq!(
+        host.pop("preview").unwrap().json,
+        r#"{"event":"progress","payload":50}"#
+    );
+    assert!(host.pop("preview").is_none());
+    let log = log.lock().unwrap();
+    let refused: Vec<_> = log
+        .iter()
+        .map(|e| {
+            (
+                e.outcome,
+                e.reason,
+                e.kind,
+                e.window.as_str(),
+                e.name.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        refused,
+        [
+            (
+                Outcome::Dropped,
+                Some(DiscardReason::Denied),
+                Some(MessageKind::Deliver),
+                "preview",
+                Some("balance")
+            ),
+            (
+                Outcome::Dropped,
+                Some(DiscardReason::Denied),
+                Some(MessageKind::Deliver),
+                "wallet",
+                Some("balance")
+            ),
+            (
+                Outcome::Dropped,
+                Some(DiscardReason::Denied),
+                Some(MessageKind::Deliver),
+                "preview",
+                Some("secret")
+            ),
+        ]
+    );
+    assert!(log[0]
+        .detail
+        .as_deref()
+        .unwrap()
+        .contains("no rule allows delivering event `balance` for window `preview`"));
+    assert_eq!(host.counters().dropped, 3);
+}
+
+#[test]
+fn without_deliver_rules_every_event_is_delivered() {
+    let (host, _, log) = host(HostLimits::default());
+    host.open_window("main", ORIGIN).unwrap();
+    assert!(!host.gate().policy().governs_delivery());
+    assert!(host.emit("main", "anything", &json!({"any": "thing"})));
+    assert!(log.lock().unwrap().is_empty());
 }
 
 #[test]

@@ -10,6 +10,8 @@
 //!  "expect": {"decision": "allow", "rule": "greet", "reason": "optional exact text"}}
 //! ```
 //!
+//! A `deliver` message (`{"kind": "deliver", "event", "payload"}`) is an
+//! event the core sends to the sender's window, decided by `deliver` rules.
 //! `message` may also be a string: the message JSON text of
 //! `docs/WIRE.md` section 4, read by isogate's own message reader (as the
 //! gate and `isogate decide` read it) rather than by serde_json, for the
@@ -101,7 +103,8 @@ fn run_check(policies: &[Policy], check: &Value) -> Result<(), String> {
         }
         (None, Some("invoke")) => (MessageKind::Invoke, msg["cmd"].as_str(), &msg["args"]),
         (None, Some("emit")) => (MessageKind::Emit, msg["event"].as_str(), &msg["payload"]),
-        _ => return Err("message.kind must be invoke or emit".into()),
+        (None, Some("deliver")) => (MessageKind::Deliver, msg["event"].as_str(), &msg["payload"]),
+        _ => return Err("message.kind must be invoke, emit or deliver".into()),
     };
     let name = name.ok_or("message needs cmd or event")?;
     let req = Request {

@@ -142,6 +142,8 @@ fn schema_and_loader_reject_the_same_broken_files() {
         ("space in a name", rule_text(r#""commands": ["read file"]"#)),
         ("space in a window", rule_text(r#""windows": ["a b"]"#)),
         ("commands and events", with(r#""events": ["e"]"#)),
+        ("commands and deliver", with(r#""deliver": ["e"]"#)),
+        ("args on a deliver rule", r#"{"version": 1, "rules": [{"id": "a", "effect": "allow", "deliver": ["e"], "windows": ["main"], "args": {"type": "object"}}]}"#.into()),
         ("neither commands nor events", r#"{"version": 1, "rules": [{"id": "a", "effect": "allow", "windows": ["main"]}]}"#.into()),
         ("origin with a path", with(r#""origins": ["http://localhost/"]"#)),
         ("origin without scheme", with(r#""origins": ["localhost:1420"]"#)),

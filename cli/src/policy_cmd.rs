@@ -13,6 +13,9 @@ const SCHEMA: &str = include_str!("../../policies/schema.json");
 /// Largest message file `decide` reads (the largest envelope there is).
 const MAX_MESSAGE_FILE: u64 = isogate::envelope::MAX_ENVELOPE_LEN as u64;
 
+/// What `check` says of a policy without `deliver` rules.
+pub const UNGOVERNED_NOTE: &str = "note: no `deliver` rules: every event the core sends is delivered to any window; add `deliver` rules to govern egress (docs/POLICY.md)";
+
 fn out(text: &str) {
     // A closed stdout (e.g. `| head`) is not worth a panic.
     let _ = writeln!(io::stdout().lock(), "{text}");
@@ -37,7 +40,8 @@ fn load(paths: &[PathBuf]) -> Option<Policy> {
 }
 
 /// `isogate check FILE...`: loads the files together; prints every
-/// error to stderr (exit 1), or `ok: N files, M rules` to stdout (exit 0).
+/// error to stderr (exit 1), or `ok: N files, M rules` to stdout (exit 0),
+/// followed by a note when no `deliver` rule governs egress.
 pub fn check(paths: &[PathBuf]) -> i32 {
     match load(paths) {
         Some(policy) => {
@@ -46,6 +50,9 @@ pub fn check(paths: &[PathBuf]) -> i32 {
                 paths.len(),
                 policy.rule_count()
             ));
+            if !policy.governs_delivery() {
+                out(UNGOVERNED_NOTE);
+            }
             0
         }
         None => 1,

@@ -555,3 +555,23 @@ fn origins_compare_ipv6_as_addresses_and_odd_forms_are_errors() {
         )
     );
 }
+
+#[test]
+fn check_notes_a_policy_that_does_not_govern_egress() {
+    let ungoverned = temp_file(
+        "no-deliver.json",
+        r#"{"version": 1, "rules": [{"id": "t", "effect": "allow", "events": ["tick"], "windows": ["main"]}]}"#,
+    );
+    let (code, stdout, stderr) = isogate(&["check", ungoverned.to_str().unwrap()], "");
+    assert_eq!((code, stderr.as_str()), (0, ""));
+    assert_eq!(
+        stdout,
+        "ok: 1 files, 1 rules\nnote: no `deliver` rules: every event the core sends is delivered to any window; add `deliver` rules to govern egress (docs/POLICY.md)\n"
+    );
+    let governed = temp_file(
+        "with-deliver.json",
+        r#"{"version": 1, "rules": [{"id": "t", "effect": "allow", "deliver": ["tick"], "windows": ["main"]}]}"#,
+    );
+    let (code, stdout, _) = isogate(&["check", governed.to_str().unwrap()], "");
+    assert_eq!((code, stdout.as_str()), (0, "ok: 1 files, 1 rules\n"));
+}

@@ -35,6 +35,7 @@
 //!     body: Vec::new(),
 //!     window: "main".into(),
 //!     origin: "app://localhost".into(),
+//!     load_id: 1,
 //! };
 //! assert_eq!(
 //!     JsonRpc::request_json(&call).ok().as_deref(),

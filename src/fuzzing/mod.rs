@@ -638,7 +638,7 @@ pub fn gate_sequence_counts(data: &[u8]) -> (usize, usize) {
                 };
                 let args_for_decision = match kind {
                     MessageKind::Invoke => args,
-                    MessageKind::Emit => json!({"n": n}),
+                    MessageKind::Emit | MessageKind::Deliver => json!({"n": n}),
                 };
                 let allowed = decider
                     .decide(&Request {

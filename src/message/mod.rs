@@ -93,7 +93,10 @@ impl<'a> Message<'a> {
     }
 }
 
-/// The two message primitives.
+/// What a message is: the two primitives the frontend sends (`invoke`,
+/// `emit`), and `deliver`, an event the core sends to a window (policy
+/// `deliver` rules, audit events). Only `invoke` and `emit` exist on the
+/// wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum MessageKind {
@@ -101,14 +104,17 @@ pub enum MessageKind {
     Invoke,
     /// `emit`: an event without reply.
     Emit,
+    /// `deliver`: an event from the core to a window.
+    Deliver,
 }
 
 impl MessageKind {
-    /// The wire name (`invoke` or `emit`).
+    /// The name (`invoke`, `emit` or `deliver`).
     pub fn as_str(self) -> &'static str {
         match self {
             MessageKind::Invoke => "invoke",
             MessageKind::Emit => "emit",
+            MessageKind::Deliver => "deliver",
         }
     }
 }

@@ -53,6 +53,7 @@ pub(crate) struct Compiled {
     pub rules: Vec<Rule>,
     pub commands: Index,
     pub events: Index,
+    pub deliveries: Index,
     pub limits: Limits,
     pub rate: Option<Rate>,
 }
@@ -129,10 +130,12 @@ pub(crate) fn compose(files: Vec<FileModel>, sinks: &mut [Sink<'_>]) -> Option<C
     }
     let commands = index(&rules, MessageKind::Invoke);
     let events = index(&rules, MessageKind::Emit);
+    let deliveries = index(&rules, MessageKind::Deliver);
     Some(Compiled {
         rules,
         commands,
         events,
+        deliveries,
         limits,
         rate,
     })

@@ -52,6 +52,7 @@ fn kind_word(kind: MessageKind) -> &'static str {
     match kind {
         MessageKind::Invoke => "command",
         MessageKind::Emit => "event",
+        MessageKind::Deliver => "delivering event",
     }
 }
 
@@ -65,6 +66,9 @@ enum Verdict<'p> {
     Allowed(&'p Rule),
     /// Named, but no allow rule passed.
     Default(&'p Candidates),
+    /// A delivery under a policy without `deliver` rules: egress is not
+    /// governed, every event is delivered.
+    Ungoverned,
 }
 
 impl Policy {
@@ -72,7 +76,11 @@ impl Policy {
         let index = match req.kind {
             MessageKind::Invoke => &self.commands,
             MessageKind::Emit => &self.events,
+            MessageKind::Deliver => &self.deliveries,
         };
+        if req.kind == MessageKind::Deliver && index.len() == 0 {
+            return Verdict::Ungoverned;
+        }
         let Some(cands) = index.lookup(req.name) else {
             return Verdict::Unnamed;
         };
@@ -81,18 +89,22 @@ impl Policy {
             return Verdict::Denied(rule);
         }
         for rule in self.rules_at(&cands.allow) {
-            if scope.covers(rule) && rule.constraint.check(req.args, None).is_ok() {
+            if scope.covers(rule)
+                && rule.constraint.check(req.args, None).is_ok()
+                && ungranted(rule, req).is_none()
+            {
                 return Verdict::Allowed(rule);
             }
         }
         Verdict::Default(cands)
     }
 
-    /// The id of the rule that allows `req`, or `None` when it is denied:
-    /// the same verdict as [`Policy::decide`], without building its words.
-    pub(crate) fn allowing_rule(&self, req: &Query<'_, '_>) -> Option<&str> {
+    /// The id of the rule that allows `req` and the top-level arguments it
+    /// types `grant` (each present one uses a grant), or `None` when it is
+    /// denied: the same verdict as [`Policy::decide`], without its words.
+    pub(crate) fn allowing_rule(&self, req: &Query<'_, '_>) -> Option<(&str, &[String])> {
         match self.verdict(req, &mut Scope::new(req)) {
-            Verdict::Allowed(rule) => Some(&rule.id),
+            Verdict::Allowed(rule) => Some((&rule.id, &rule.grant_args)),
             _ => None,
         }
     }
@@ -122,6 +134,13 @@ impl Policy {
             }
             Verdict::Allowed(rule) => allow(&rule.id),
             Verdict::Default(cands) => self.denied_by_default(req, cands, &mut scope, explain),
+            Verdict::Ungoverned => Decision {
+                allowed: true,
+                rule: None,
+                reason:
+                    "the policy has no `deliver` rules, so every event the core sends is delivered"
+                        .to_owned(),
+            },
         }
     }
 
@@ -153,6 +172,18 @@ impl Policy {
         let mut sep = ": ";
         for rule in self.rules_at(&cands.allow) {
             if !scope.covers(rule) {
+                continue;
+            }
+            if rule.constraint.check(req.args, None).is_ok() {
+                if let Some(arg) = ungranted(rule, req) {
+                    reason.push_str(sep);
+                    reason.push_str(&format!(
+                        "rule `{}`: argument {} is not granted to this window",
+                        rule.id,
+                        quote(arg)
+                    ));
+                    sep = "; ";
+                }
                 continue;
             }
             let mut trace = Vec::new();
@@ -199,6 +230,16 @@ impl Policy {
     }
 }
 
+/// The first present `grant` argument of `rule` that no grant of the
+/// sender admits (every one, without grants).
+fn ungranted<'r>(rule: &'r Rule, req: &Query<'_, '_>) -> Option<&'r str> {
+    rule.grant_args.iter().map(String::as_str).find(|arg| {
+        req.args
+            .get(arg)
+            .is_some_and(|value| !req.grants.is_some_and(|g| g.granted(req.name, arg, value)))
+    })
+}
+
 /// An allow decision's words.
 pub(crate) fn allow(rule: &str) -> Decision {
     Decision {
@@ -239,8 +280,8 @@ fn locate<'v, 'a>(req: &Query<'v, 'a>, trace: &[Step<'_>]) -> (String, &'v Json<
     let subject = match (req.kind, path.is_empty()) {
         (MessageKind::Invoke, true) => "arguments".to_owned(),
         (MessageKind::Invoke, false) => format!("argument {}", quote(&path)),
-        (MessageKind::Emit, true) => "payload".to_owned(),
-        (MessageKind::Emit, false) => format!("payload {}", quote(&path)),
+        (MessageKind::Emit | MessageKind::Deliver, true) => "payload".to_owned(),
+        (MessageKind::Emit | MessageKind::Deliver, false) => format!("payload {}", quote(&path)),
     };
     (subject, value)
 }

@@ -45,11 +45,11 @@ mod origin;
 mod path;
 
 /// The JSON type name of a value, as the policy language spells it.
-pub(crate) use constraint::type_of;
+pub(crate) use constraint::{json_eq, type_of};
 pub(crate) use decide::allow;
 pub(crate) use origin::same_origin;
 /// Whether Windows reads a path segment as something else than a name.
-pub(crate) use path::windows_form;
+pub(crate) use path::{check_base, windows_form, PathRule};
 
 /// Whether `origin` parses as a request origin (`docs/POLICY.md` section
 /// 7): then it is also a valid `origins` entry that matches it.
@@ -98,19 +98,29 @@ impl<'a> Request<'a> {
             kind: self.kind,
             name: self.name,
             args,
+            grants: None,
         }
     }
 }
 
+/// The host's grants as a decision sees them (`crate::grant`): whether a
+/// live grant admits `value` for `argument` of `command`. A decision
+/// without them (`Policy::decide`) admits no `grant` argument.
+pub(crate) trait Granted {
+    fn granted(&self, command: &str, argument: &str, value: &Json<'_>) -> bool;
+}
+
 /// A request whose arguments are message JSON, borrowed where they lie:
 /// what decisions run on (the gate builds one without copying anything).
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub(crate) struct Query<'r, 'a> {
     pub window: &'r str,
     pub origin: &'r str,
     pub kind: MessageKind,
     pub name: &'r str,
     pub args: &'r Json<'a>,
+    /// The sender's grants, in a gate.
+    pub grants: Option<&'r dyn Granted>,
 }
 
 /// The outcome of a decision, with the rule that made it.
@@ -130,15 +140,18 @@ impl Decision {
     /// `{"decision":"allow"|"deny","rule":<id or null>,"reason":"..."}`, with
     /// the fields in that order (the output of `isogate decide`).
     pub fn to_json(&self) -> String {
-        let decision = if self.allowed { "allow" } else { "deny" };
-        let rule = match &self.rule {
-            Some(id) => Value::String(id.clone()).to_string(),
-            None => "null".to_owned(),
+        #[derive(serde::Serialize)]
+        struct Line<'a> {
+            decision: &'static str,
+            rule: Option<&'a str>,
+            reason: &'a str,
+        }
+        let line = Line {
+            decision: if self.allowed { "allow" } else { "deny" },
+            rule: self.rule.as_deref(),
+            reason: &self.reason,
         };
-        format!(
-            "{{\"decision\":\"{decision}\",\"rule\":{rule},\"reason\":{}}}",
-            Value::String(self.reason.clone())
-        )
+        serde_json::to_string(&line).unwrap_or_default()
     }
 }
 
@@ -168,6 +181,8 @@ pub struct Policy {
     rules: Vec<model::Rule>,
     commands: compile::Index,
     events: compile::Index,
+    /// `deliver` rules: which events the core may send to which windows.
+    deliveries: compile::Index,
     limits: Limits,
     rate: Option<Rate>,
 }
@@ -176,7 +191,10 @@ impl std::fmt::Debug for Policy {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Policy")
             .field("rules", &self.rules.len())
-            .field("names", &(self.commands.len() + self.events.len()))
+            .field(
+                "names",
+                &(self.commands.len() + self.events.len() + self.deliveries.len()),
+            )
             .field("limits", &self.limits)
             .field("rate", &self.rate)
             .finish()
@@ -208,6 +226,7 @@ impl Policy {
                 rules: c.rules,
                 commands: c.commands,
                 events: c.events,
+                deliveries: c.deliveries,
                 limits: c.limits,
                 rate: c.rate,
             }),
@@ -290,6 +309,14 @@ impl Policy {
     /// field over those files).
     pub fn rate(&self) -> Option<Rate> {
         self.rate
+    }
+
+    /// Whether the policy governs what the core sends to windows: it has at
+    /// least one `deliver` rule. Without any, every core-to-window event is
+    /// delivered (as before egress rules existed); with one, an event no
+    /// `deliver` rule allows for the window is not delivered.
+    pub fn governs_delivery(&self) -> bool {
+        self.deliveries.len() > 0
     }
 
     /// How many rules the composed policy has.
@@ -435,7 +462,7 @@ mod tests {
             };
             let decision = p.decide(&req);
             let json = Json::from_value(&args);
-            let fast = p.allowing_rule(&req.query(&json));
+            let fast = p.allowing_rule(&req.query(&json)).map(|(rule, _)| rule);
             assert_eq!(fast, expected, "{window} {name} {args}");
             assert_eq!(
                 decision.allowed,

@@ -34,7 +34,8 @@ const LIMIT_KEYS: &[&str] = &[
 ];
 const RATE_KEYS: &[&str] = &["per_second", "burst"];
 const RULE_KEYS: &[&str] = &[
-    "id", "effect", "commands", "events", "windows", "origins", "args", "payload", "comment",
+    "id", "effect", "commands", "events", "deliver", "windows", "origins", "args", "payload",
+    "comment",
 ];
 const CONSTRAINT_KEYS: &[&str] = &[
     "type",
@@ -56,7 +57,7 @@ const CONSTRAINT_KEYS: &[&str] = &[
     "comment",
 ];
 const TYPES: &[&str] = &[
-    "string", "integer", "number", "boolean", "null", "array", "object", "path", "any",
+    "string", "integer", "number", "boolean", "null", "array", "object", "path", "any", "grant",
 ];
 
 /// Allow or deny.
@@ -121,6 +122,8 @@ pub(crate) struct Rule {
     pub origins: Option<Vec<OriginPattern>>,
     /// What the args (or payload) must satisfy; unused for deny rules.
     pub constraint: Constraint,
+    /// Top-level arguments typed `grant`: the host's grants decide them.
+    pub grant_args: Vec<String>,
     pub at: Origin,
 }
 
@@ -467,25 +470,32 @@ impl Walker<'_, '_> {
                 }
             }
         });
-        let kind = match (obj.get("commands"), obj.get("events")) {
-            (Some(_), Some(e)) => {
+        let lists = [
+            ("commands", MessageKind::Invoke),
+            ("events", MessageKind::Emit),
+            ("deliver", MessageKind::Deliver),
+        ];
+        let mut given = lists
+            .iter()
+            .filter_map(|&(key, kind)| obj.get(key).map(|m| (kind, m)));
+        let kind = match (given.next(), given.next()) {
+            (Some(_), Some((_, m))) => {
                 self.hint(
-                    e.key_pos,
-                    &obj.child("events"),
-                    "a rule has `commands` or `events`, not both",
-                    "split it into a command rule and an event rule",
+                    m.key_pos,
+                    &obj.child(&m.key),
+                    "a rule has one of `commands`, `events` or `deliver`, not two",
+                    "split it into one rule per kind",
                 );
                 None
             }
-            (Some(m), None) => Some((MessageKind::Invoke, m)),
-            (None, Some(m)) => Some((MessageKind::Emit, m)),
-            (None, None) if obj.has_typo_of("commands") || obj.has_typo_of("events") => None,
-            (None, None) => {
+            (Some(first), None) => Some(first),
+            (None, _) if lists.iter().any(|(key, _)| obj.has_typo_of(key)) => None,
+            (None, _) => {
                 self.hint(
                     node.pos,
                     ptr,
-                    "missing field `commands` or `events`",
-                    "list the command names (or event names) this rule is about",
+                    "missing field `commands`, `events` or `deliver`",
+                    "list the command names, event names, or (`deliver`) names of events the core may send to the window",
                 );
                 None
             }
@@ -523,6 +533,7 @@ impl Walker<'_, '_> {
             names,
             windows,
             origins,
+            grant_args: constraint.grant_properties(),
             constraint,
             at: Origin {
                 file: self.file,
@@ -543,16 +554,16 @@ impl Walker<'_, '_> {
     ) -> Option<Constraint> {
         let mut ok = true;
         let mut found = None;
-        for (key, own, other) in [
-            ("args", MessageKind::Invoke, "payload"),
-            ("payload", MessageKind::Emit, "args"),
-        ] {
+        for (key, other) in [("args", "payload"), ("payload", "args")] {
             let Some(m) = obj.get(key) else { continue };
             let p = obj.child(key);
-            if kind.is_some_and(|k| k != own) {
-                let (rule_kind, own_kind) = match own {
-                    MessageKind::Invoke => ("event", "command"),
-                    MessageKind::Emit => ("command", "event"),
+            // `args` is for commands, `payload` for events either way.
+            let for_args = kind.map(|k| k == MessageKind::Invoke);
+            if for_args.is_some_and(|a| a != (key == "args")) {
+                let (rule_kind, own_kind) = if key == "args" {
+                    ("event", "command")
+                } else {
+                    ("command", "event")
                 };
                 self.hint(
                     m.key_pos,
@@ -574,6 +585,15 @@ impl Walker<'_, '_> {
                 continue;
             }
             match self.constraint(&m.value, &p) {
+                Some(c) if c.has_nested_grant(key == "args") => {
+                    self.hint(
+                        m.value.pos,
+                        &p,
+                        "type `grant` is allowed only for a top-level argument of a command rule",
+                        "write it as `\"args\": {\"type\": \"object\", \"properties\": {\"NAME\": {\"type\": \"grant\"}}}`",
+                    );
+                    ok = false;
+                }
                 Some(c) if key == "args" && !matches!(c.kind, Kind::Object { .. }) => {
                     self.hint(
                         m.value.pos,
@@ -592,7 +612,7 @@ impl Walker<'_, '_> {
         }
         Some(match (found, kind) {
             (Some(c), _) => c,
-            (None, Some(MessageKind::Emit)) => Constraint::null(),
+            (None, Some(MessageKind::Emit | MessageKind::Deliver)) => Constraint::null(),
             (None, _) => Constraint::empty_object(),
         })
     }
@@ -600,7 +620,7 @@ impl Walker<'_, '_> {
     fn names(&mut self, kind: MessageKind, m: &Member, ptr: &str) -> Option<Vec<Name>> {
         let what = match kind {
             MessageKind::Invoke => "command",
-            MessageKind::Emit => "event",
+            MessageKind::Emit | MessageKind::Deliver => "event",
         };
         let items = self.array(&m.value, ptr, &format!("an array of {what} names"))?;
         if items.is_empty() {
@@ -803,7 +823,11 @@ impl Walker<'_, '_> {
                     m.key_pos,
                     &p,
                     format!("`enum` does not apply to type `{t}`"),
-                    "use type `string` with `enum` for a fixed list of paths",
+                    if t == "grant" {
+                        "the host's grants give the values; drop `enum`"
+                    } else {
+                        "use type `string` with `enum` for a fixed list of paths"
+                    },
                 );
             } else {
                 self.hint(
@@ -820,6 +844,7 @@ impl Walker<'_, '_> {
         }
         let kind = match t {
             "any" => Some(Kind::Any),
+            "grant" => Some(Kind::Grant),
             "null" => Some(Kind::Null),
             "boolean" => Some(Kind::Boolean),
             "string" => self.string_kind(&obj),
