@@ -27,9 +27,27 @@
     show('this console was slow and lost ' + m.data + ' audit events so far', 'dropped');
   });
 
+  function line(label, value) { return label + ': ' + value + '\n'; }
+
   function stats() {
     fetch('/stats').then(function (r) { return r.json(); }).then(function (s) {
-      document.getElementById('stats').textContent = JSON.stringify(s, null, 2);
+      var g = s.gate || {}, h = s.host || {}, c = s.connections || {};
+      var text = line('router calls', s.router_calls) +
+        line('events delivered to the host', s.events_delivered) +
+        line('dispatched / delivered / dropped', [g.dispatched, g.delivered, g.dropped].join(' / ')) +
+        line('audit events over the audit rate cap', g.audit_suppressed);
+      (g.discarded || []).forEach(function (pair) {
+        if (pair[1]) text += line('discarded (' + pair[0] + ')', pair[1]);
+      });
+      text += line('frames issued / served / unused', [h.frames_issued, h.frames_served, h.frames_unused].join(' / ')) +
+        line('messages from windows not open', h.unknown_window) +
+        line('live event streams / audit readers', s.event_streams + ' / ' + s.audit_readers);
+      Object.keys(c).forEach(function (k) {
+        var o = c[k];
+        text += line(k + ' connections open / accepted', o.open + ' / ' + o.accepted) +
+          line(k + ' request / stream write timeouts', o.request_timeouts + ' / ' + o.write_timeouts);
+      });
+      document.getElementById('stats').textContent = text;
     }, function () {});
   }
   stats();
