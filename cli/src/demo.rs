@@ -77,6 +77,10 @@ struct Stats {
     router_calls: AtomicU64,
     events_delivered: AtomicU64,
     event_streams: AtomicU64,
+    /// Requests refused for their `Host` (421).
+    wrong_host: AtomicU64,
+    /// Requests refused for their `Origin` or `Sec-Fetch-Site` (403).
+    wrong_origin: AtomicU64,
 }
 
 impl Router for DemoRouter {
@@ -364,14 +368,6 @@ fn index_of(window: &str) -> usize {
     usize::from(window != "main")
 }
 
-fn misdirected() -> Response<Body> {
-    closing(plain(StatusCode::MISDIRECTED_REQUEST, "unknown host"))
-}
-
-fn forbidden() -> Response<Body> {
-    closing(plain(StatusCode::FORBIDDEN, "forbidden"))
-}
-
 fn not_found() -> Response<Body> {
     plain(StatusCode::NOT_FOUND, "not found")
 }
@@ -383,10 +379,20 @@ fn json_response(value: &Value) -> Response<Body> {
 }
 
 impl Demo {
+    fn misdirected(&self) -> Response<Body> {
+        self.stats.wrong_host.fetch_add(1, Ordering::Relaxed);
+        closing(plain(StatusCode::MISDIRECTED_REQUEST, "unknown host"))
+    }
+
+    fn forbidden(&self) -> Response<Body> {
+        self.stats.wrong_origin.fetch_add(1, Ordering::Relaxed);
+        closing(plain(StatusCode::FORBIDDEN, "forbidden"))
+    }
+
     /// The page origin: the untrusted page and its transport.
     async fn page_request(self: Arc<Self>, req: Request<Incoming>, conn: Conn) -> Response<Body> {
         if !host_is(&req, &self.page.hosts) {
-            return misdirected();
+            return self.misdirected();
         }
         let mut response = self.page_route(req, conn).await;
         set(response.headers_mut(), "x-content-type-options", "nosniff");
@@ -423,7 +429,7 @@ impl Demo {
             ),
             (&Method::POST, "/frame") => {
                 if !self.sent_by_page(&req) {
-                    return forbidden();
+                    return self.forbidden();
                 }
                 match known_window(query) {
                     Some(window) => self.new_frame(window),
@@ -432,7 +438,7 @@ impl Demo {
             }
             (&Method::POST, "/ipc") => {
                 if !self.sent_by_page(&req) {
-                    return forbidden();
+                    return self.forbidden();
                 }
                 self.ipc(req).await
             }
@@ -576,7 +582,7 @@ impl Demo {
     /// The frame origin: each frame document once.
     fn frame_request(&self, req: &Request<Incoming>) -> Response<Body> {
         if !host_is(req, &self.frame.hosts) {
-            return misdirected();
+            return self.misdirected();
         }
         let Some(token) = req.uri().path().strip_prefix("/frame/") else {
             return not_found();
@@ -610,12 +616,12 @@ impl Demo {
         conn: Conn,
     ) -> Response<Body> {
         if !host_is(&req, &self.console.hosts) {
-            return misdirected();
+            return self.misdirected();
         }
         let mut response = if self.sent_by_console(&req) {
             self.console_route(&req, &conn)
         } else {
-            forbidden()
+            self.forbidden()
         };
         let headers = response.headers_mut();
         set(headers, "x-frame-options", "DENY");
@@ -737,6 +743,10 @@ impl Demo {
             "router_calls": self.stats.router_calls.load(Ordering::SeqCst),
             "events_delivered": self.stats.events_delivered.load(Ordering::SeqCst),
             "event_streams": self.stats.event_streams.load(Ordering::Relaxed),
+            "refused": {
+                "wrong_host": self.stats.wrong_host.load(Ordering::Relaxed),
+                "wrong_origin": self.stats.wrong_origin.load(Ordering::Relaxed),
+            },
             "audit_readers": self.audit.subscribers(),
             "host": {
                 "frames_issued": host.frames_issued,

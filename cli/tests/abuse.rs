@@ -599,6 +599,9 @@ fn cross_origin_and_wrong_host() {
         assert!(head.contains("frame-ancestors 'none'"), "{head}");
         assert!(!head.contains("access-control-allow"), "{head}");
     }
+    let refused = &stats(&demo)["refused"];
+    assert_eq!(refused["wrong_origin"], 10 + 6);
+    assert_eq!(refused["wrong_host"], 3 * 4);
     still_answers_and_router_untouched(&demo);
     sampler.finish("cross-origin POST /frame and /ipc, wrong Host on three origins");
 }

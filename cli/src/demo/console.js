@@ -41,7 +41,8 @@
       });
       text += line('frames issued / served / unused', [h.frames_issued, h.frames_served, h.frames_unused].join(' / ')) +
         line('messages from windows not open', h.unknown_window) +
-        line('live event streams / audit readers', s.event_streams + ' / ' + s.audit_readers);
+        line('live event streams / audit readers', s.event_streams + ' / ' + s.audit_readers) +
+        line('refused: wrong Host / another origin', (s.refused || {}).wrong_host + ' / ' + (s.refused || {}).wrong_origin);
       Object.keys(c).forEach(function (k) {
         var o = c[k];
         text += line(k + ' connections open / accepted', o.open + ' / ' + o.accepted) +

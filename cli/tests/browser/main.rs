@@ -177,3 +177,88 @@ fn browser_hooks() {
     hooks::throwing_hook_script_seals_nothing(&browser);
     hooks::good_hook_still_works(&browser);
 }
+
+/// One event stream per window: a second page of window `main` takes the
+/// stream over, the first is told and stops (no reconnecting back and
+/// forth), and core events reach the newer page.
+#[test]
+fn browser_event_stream_per_window() {
+    if !chromium_available() {
+        return;
+    }
+    let demo = start_demo();
+    let browser = launch_browser();
+    let first = open_page(&browser, &demo, "main");
+    let second = open_page(&browser, &demo, "main");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let status = "document.getElementById('status').textContent";
+    while !eval(&first, status)
+        .as_str()
+        .is_some_and(|s| s.starts_with("another page took over"))
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the first page was never told: {}",
+            eval(&first, status)
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    // Longer than EventSource's reconnection delay: nobody took it back.
+    std::thread::sleep(std::time::Duration::from_secs(4));
+    assert_eq!(stats(&demo)["event_streams"], json!(1));
+    assert_eq!(eval(&second, status), json!("ready"));
+    let ack = eval(
+        &second,
+        "new Promise(resolve => { const off = isogate.listen('clicked-ack', p => { off(); resolve(p); });
+           isogate.emit('clicked', {button: 'second'}); })",
+    );
+    assert_eq!(ack, json!({"count": 1}));
+}
+
+/// Another origin's page cannot retire a window's frame load or send
+/// envelopes: its `no-cors` POSTs to `/frame` and `/ipc` reach the demo
+/// and are refused (they carry its `Origin`), and the window's next call
+/// still works.
+#[test]
+fn browser_cross_origin_posts_are_refused() {
+    if !chromium_available() {
+        return;
+    }
+    let demo = start_demo();
+    let browser = launch_browser();
+    let main = open_page(&browser, &demo, "main");
+    let frames = stats(&demo)["host"]["frames_issued"].clone();
+    // Another origin on this machine (Chromium keeps pages of other
+    // address spaces from reaching loopback at all): the console's, with
+    // its CSP switched off so its script may fetch anywhere.
+    let evil = browser.new_tab().expect("new tab");
+    evil.call_method(headless_chrome::protocol::cdp::Page::SetBypassCSP { enabled: true })
+        .expect("bypass CSP");
+    evil.navigate_to(&demo.console)
+        .expect("navigate")
+        .wait_until_navigated()
+        .expect("navigated");
+    let sent = eval(
+        &evil,
+        &format!(
+            "Promise.all(['frame?window=main', 'frame?window=settings', 'ipc?window=main'].map(p =>
+               fetch({url:?} + p, {{method: 'POST', mode: 'no-cors', body: 'x'}}).then(r => r.type, e => e.name)))",
+            url = demo.url
+        ),
+    );
+    assert_eq!(sent, json!(["opaque", "opaque", "opaque"]));
+    assert_eq!(
+        stats(&demo)["refused"]["wrong_origin"],
+        json!(3),
+        "they reached the demo"
+    );
+    assert_eq!(stats(&demo)["host"]["frames_issued"], frames);
+    assert_eq!(
+        eval(
+            &main,
+            "isogate.invoke('greet', {name: 'Ada'}, {timeout: 3000})"
+        ),
+        json!("Hello, Ada!")
+    );
+    assert_eq!(router_calls(&demo), 1);
+}
