@@ -157,7 +157,7 @@ struct Demo {
     hook: Option<String>,
     debug_reasons: bool,
     bodies: Arc<Semaphore>,
-    deliveries: [Delivery; 2],
+    deliveries: [Delivery; WINDOWS.len()],
     next_stream: AtomicU64,
     conns: [Arc<ConnStats>; 3],
 }
@@ -364,10 +364,6 @@ fn known_window(query: Option<&str>) -> Option<&'static str> {
     WINDOWS.iter().copied().find(|w| *w == asked)
 }
 
-fn index_of(window: &str) -> usize {
-    usize::from(window != "main")
-}
-
 fn not_found() -> Response<Body> {
     plain(StatusCode::NOT_FOUND, "not found")
 }
@@ -532,7 +528,11 @@ impl Demo {
     }
 
     async fn pump_window(self: Arc<Self>, window: &'static str, stream: EventStream) {
-        let Some(delivery) = self.deliveries.get(index_of(window)) else {
+        let Some(delivery) = WINDOWS
+            .iter()
+            .position(|w| *w == window)
+            .and_then(|i| self.deliveries.get(i))
+        else {
             return;
         };
         let id = self.next_stream.fetch_add(1, Ordering::Relaxed);
