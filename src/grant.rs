@@ -175,13 +175,20 @@ impl Grants {
 
     /// Ends a grant; `false` if it had ended already.
     pub(crate) fn revoke(&mut self, id: GrantId) -> bool {
-        for list in self.windows.values_mut() {
-            if let Some(i) = list.iter().position(|g| g.id == id) {
-                list.remove(i);
-                return true;
+        let found = self.windows.iter_mut().find_map(|(window, list)| {
+            let i = list.iter().position(|g| g.id == id)?;
+            list.remove(i);
+            Some((window.clone(), list.is_empty()))
+        });
+        match found {
+            Some((window, empty)) => {
+                if empty {
+                    self.windows.remove(&window);
+                }
+                true
             }
+            None => false,
         }
-        false
     }
 
     /// Ends every grant of a window (closed).
@@ -266,5 +273,151 @@ impl Grants {
             g.uses_left -= 1;
         }
         Use::Used(picked)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const MINUTE: Duration = Duration::from_secs(60);
+
+    fn exact(command: &str, argument: &str, value: Value, uses: u32, ttl: Duration) -> Grant {
+        Grant {
+            command: command.into(),
+            argument: argument.into(),
+            value: GrantValue::Exact(value),
+            uses,
+            ttl,
+        }
+    }
+
+    fn j(v: &Value) -> Json<'_> {
+        Json::from_value(v)
+    }
+
+    #[test]
+    fn admits_only_live_fitting_grants_of_the_load() {
+        let t0 = Instant::now();
+        let mut g = Grants::default();
+        g.add("w", 1, exact("read", "path", json!("/a"), 1, MINUTE), t0)
+            .unwrap();
+        let a = json!("/a");
+        let key = ("read", "path");
+        assert!(g.admits("w", 1, key, &j(&a), t0));
+        assert!(!g.admits("w", 2, key, &j(&a), t0), "another load");
+        assert!(!g.admits("v", 1, key, &j(&a), t0), "another window");
+        assert!(
+            !g.admits("w", 1, ("write", "path"), &j(&a), t0),
+            "another command"
+        );
+        assert!(
+            !g.admits("w", 1, ("read", "to"), &j(&a), t0),
+            "another argument"
+        );
+        assert!(
+            !g.admits("w", 1, key, &j(&json!("/b")), t0),
+            "another value"
+        );
+        assert!(!g.admits("w", 1, key, &j(&a), t0 + MINUTE), "expired");
+        assert!(g.admits("w", 1, key, &j(&a), t0 + MINUTE - Duration::from_millis(1)));
+        assert_eq!(
+            g.take("w", 1, "read", &[("path", &j(&a))], t0),
+            Use::Used(vec![GrantId(1)])
+        );
+        assert!(!g.admits("w", 1, key, &j(&a), t0), "spent");
+    }
+
+    #[test]
+    fn take_uses_live_grants_all_or_none_and_names_a_spent_one() {
+        let t0 = Instant::now();
+        let mut g = Grants::default();
+        let from = g
+            .add("w", 1, exact("copy", "from", json!("/a"), 1, MINUTE), t0)
+            .unwrap();
+        let (a, b) = (json!("/a"), json!("/b"));
+        let both = [("from", &j(&a)), ("to", &j(&b))];
+        assert_eq!(g.take("w", 1, "copy", &both, t0), Use::Refused(None));
+        let to = g
+            .add("w", 1, exact("copy", "to", json!("/b"), 1, MINUTE), t0)
+            .unwrap();
+        assert_eq!(
+            g.take("w", 2, "copy", &both, t0),
+            Use::Refused(None),
+            "load"
+        );
+        assert_eq!(
+            g.take("v", 1, "copy", &both, t0),
+            Use::Refused(None),
+            "window"
+        );
+        assert_eq!(
+            g.take("w", 1, "copy", &both, t0 + MINUTE),
+            Use::Refused(Some(from))
+        );
+        assert_eq!(g.take("w", 1, "copy", &both, t0), Use::Used(vec![from, to]));
+        assert_eq!(
+            g.take("w", 1, "copy", &both, t0),
+            Use::Refused(Some(from)),
+            "spent"
+        );
+        // One grant serves one value of a call.
+        g.add("w", 1, exact("copy", "from", json!("/c"), 2, MINUTE), t0)
+            .unwrap();
+        let c = json!("/c");
+        let twice = [("from", &j(&c)), ("from", &j(&c))];
+        assert!(matches!(
+            g.take("w", 1, "copy", &twice, t0),
+            Use::Refused(Some(_))
+        ));
+        assert!(matches!(
+            g.take("w", 1, "copy", &twice[..1], t0),
+            Use::Used(_)
+        ));
+    }
+
+    #[test]
+    fn a_new_load_or_a_close_frees_the_windows_grants() {
+        let t0 = Instant::now();
+        let mut g = Grants::default();
+        let old = g
+            .add("w", 1, exact("read", "p", json!(1), 1, MINUTE), t0)
+            .unwrap();
+        let other = g
+            .add("v", 1, exact("read", "p", json!(1), 1, MINUTE), t0)
+            .unwrap();
+        g.begin_load("w", 1);
+        assert!(
+            g.fitting("w", 1, "read", &j(&json!({"p": 1}))).is_some(),
+            "same load kept"
+        );
+        g.begin_load("w", 2);
+        assert!(!g.revoke(old), "the old load's grant is gone");
+        let new = g
+            .add("w", 2, exact("read", "p", json!(1), 1, MINUTE), t0)
+            .unwrap();
+        g.forget("w");
+        assert!(!g.revoke(new), "closed");
+        assert!(g.revoke(other), "other windows keep theirs");
+        assert!(g.windows.is_empty());
+    }
+
+    #[test]
+    fn fitting_finds_a_grant_whatever_its_state() {
+        let t0 = Instant::now();
+        let mut g = Grants::default();
+        let id = g
+            .add("w", 1, exact("read", "p", json!("/a"), 1, MINUTE), t0)
+            .unwrap();
+        let args = json!({"p": "/a", "q": 1});
+        assert_eq!(g.fitting("w", 1, "read", &j(&args)), Some(id));
+        g.take("w", 1, "read", &[("p", &j(&json!("/a")))], t0);
+        assert_eq!(g.fitting("w", 1, "read", &j(&args)), Some(id), "spent");
+        assert_eq!(g.fitting("w", 2, "read", &j(&args)), None);
+        assert_eq!(g.fitting("w", 1, "write", &j(&args)), None);
+        assert_eq!(g.fitting("w", 1, "read", &j(&json!({"p": "/b"}))), None);
+        assert_eq!(g.fitting("w", 1, "read", &j(&json!({}))), None);
+        assert_eq!(id.to_string(), "grant-1");
     }
 }

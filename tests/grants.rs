@@ -278,3 +278,63 @@ fn the_grant_value_is_compared_as_json() {
     assert!(!read_value(&mut sealer, json!({"id": 8})));
     assert!(!read_value(&mut sealer, json!({"id": 7, "x": 1})));
 }
+
+#[test]
+fn spent_and_expired_grants_make_room_live_ones_never_do() {
+    let (gate, _, _, mut sealer) = gate();
+    let max = isogate::grant::MAX_GRANTS_PER_WINDOW;
+    // Full of live grants, one of which is then used up.
+    for i in 0..max {
+        gate.grant("main", picked(&format!("/{i}"), 1, MINUTE))
+            .unwrap();
+    }
+    assert!(read(&gate, &mut sealer, "/0"));
+    gate.grant("main", picked("/after-spent", 1, MINUTE))
+        .expect("the spent grant makes room");
+    assert_eq!(
+        gate.grant("main", picked("/over", 1, MINUTE)),
+        Err(GrantError::TooMany),
+        "live grants are never pushed out"
+    );
+    assert!(read(&gate, &mut sealer, "/1"), "and still work");
+    // Full of grants that expire: once expired, they make room.
+    let (gate, _, _, _) = self::gate();
+    for i in 0..max {
+        gate.grant(
+            "main",
+            picked(&format!("/{i}"), 1, Duration::from_millis(20)),
+        )
+        .unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(40));
+    gate.grant("main", picked("/after-expiry", 1, MINUTE))
+        .expect("expired grants make room");
+}
+
+#[test]
+fn a_grant_needs_a_command_an_argument_and_a_use() {
+    let (gate, _, _, _) = gate();
+    let with = |command: &str, argument: &str| Grant {
+        command: command.into(),
+        argument: argument.into(),
+        ..picked("/p", 1, MINUTE)
+    };
+    for (command, argument) in [
+        ("", "path"),
+        ("read file", "path"),
+        ("read_file", ""),
+        ("read_file", &"a".repeat(129)),
+    ] {
+        assert_eq!(
+            gate.grant("main", with(command, argument)),
+            Err(GrantError::Invalid),
+            "{command:?} {argument:?}"
+        );
+    }
+    let id = gate
+        .grant("main", with("read_file", &"a".repeat(128)))
+        .unwrap();
+    assert!(id.to_string().starts_with("grant-"), "{id}");
+    let next = gate.grant("main", with("read_file", "path")).unwrap();
+    assert_ne!(id.to_string(), next.to_string());
+}
