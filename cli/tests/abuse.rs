@@ -406,7 +406,9 @@ fn slow_connections() {
     );
     assert_eq!(status, 200);
     assert!(
-        latency < Duration::from_secs(8),
+        // Behind at most the 44 connections past the cap, each slow head
+        // cut within 5 s: a bound, with room for a loaded machine.
+        latency < Duration::from_secs(15),
         "a normal GET waited {latency:?}"
     );
     assert!(cut > 0, "slow heads are cut after the header time limit");
