@@ -2,7 +2,6 @@
 //! envelopes, frame rendering and policy tools.
 
 mod demo;
-mod http;
 mod learn;
 mod open;
 mod policy_cmd;

@@ -79,19 +79,16 @@
     document.getElementById(id).addEventListener('click', actions[id]);
   });
 
-  var audit = new EventSource('/audit');
-  // Benchmarks close it: the live audit log is this demo's, not isolation's.
-  window.demo.audit = audit;
-  audit.onmessage = function (m) {
-    var e = JSON.parse(m.data);
-    var text = e.outcome + (e.reason ? ' (' + e.reason + ')' : '') + ' window=' + e.window +
-      (e.name ? ' ' + e.kind + '=' + e.name : '') + (e.rule ? ' rule=' + e.rule : '') +
-      (e.detail ? ' — ' + e.detail : '');
-    show('audit', text, e.outcome);
-  };
-
+  // Core-to-window events (and replies the host pushes later). One stream
+  // per window: when another page opens this window, this one is told and
+  // stops, instead of taking the stream back.
   var events = new EventSource('/events?window=' + encodeURIComponent(windowLabel));
   events.onmessage = function (m) { isogate.deliverEvent(JSON.parse(m.data)); };
+  events.addEventListener('reply', function (m) { isogate.deliver(JSON.parse(m.data)); });
+  events.addEventListener('superseded', function () {
+    events.close();
+    document.getElementById('status').textContent = 'another page took over window ' + windowLabel + '; reload to take it back';
+  });
   isogate.listen('clicked-ack', function (payload) { show('results', 'core event clicked-ack ' + JSON.stringify(payload)); });
 
   fetch('/frame?window=' + encodeURIComponent(windowLabel), { method: 'POST' })
