@@ -616,7 +616,11 @@ fn cross_origin_and_wrong_host() {
     assert_eq!(status, 413);
     let s = stats(&demo);
     assert_eq!(s["grants"], 0, "{s}");
-    assert_eq!(s["broadcast"], serde_json::json!({"delivered": 0, "dropped": 0}), "{s}");
+    assert_eq!(
+        s["broadcast"],
+        serde_json::json!({"delivered": 0, "dropped": 0}),
+        "{s}"
+    );
     for extra in [
         String::new(),
         "Sec-Fetch-Site: same-origin\r\n".to_owned(),

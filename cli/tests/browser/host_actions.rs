@@ -72,15 +72,15 @@ pub fn settings_saved_reaches_settings_only(browser: &Browser) {
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(received(&main), json!(["clicked-ack"]));
     assert_eq!(round_trip(&settings), json!({"count": 2}));
-    assert_eq!(received(&settings), json!(["settings-saved", "clicked-ack"]));
+    assert_eq!(
+        received(&settings),
+        json!(["settings-saved", "clicked-ack"])
+    );
 
     // The host saw the drop: audited as `dropped` / `denied`, kind
     // `deliver`, for `main` only, and counted.
     let log = audit(&demo);
-    let drops: Vec<&Value> = log
-        .iter()
-        .filter(|e| e["outcome"] == "dropped")
-        .collect();
+    let drops: Vec<&Value> = log.iter().filter(|e| e["outcome"] == "dropped").collect();
     assert_eq!(drops.len(), 1, "{drops:?}");
     let drop = drops[0];
     assert_eq!(
