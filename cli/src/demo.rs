@@ -684,8 +684,12 @@ impl Demo {
         let path = req.uri().path();
         if req.method() == Method::POST && matches!(path, "/grant" | "/broadcast") {
             // The host's actions take no body.
-            let sized = header(req, "content-length").map_or(true, |len| len == "0");
-            if !sized || req.headers().contains_key("transfer-encoding") {
+            let empty_body = req
+                .headers()
+                .get_all("content-length")
+                .iter()
+                .all(|len| len.as_bytes() == b"0");
+            if !empty_body || req.headers().contains_key("transfer-encoding") {
                 return closing(plain(StatusCode::PAYLOAD_TOO_LARGE, "no body expected"));
             }
             return match path {
@@ -711,6 +715,7 @@ impl Demo {
             "/audit" => self.audit_events(conn),
             "/audit.json" => self.audit_snapshot(),
             "/stats" => json_response(&self.stats_json()),
+            "/grant" | "/broadcast" => empty(StatusCode::METHOD_NOT_ALLOWED),
             _ => not_found(),
         }
     }

@@ -614,6 +614,7 @@ fn cross_origin_and_wrong_host() {
     // They take no body.
     let (status, _, _) = post(&demo.console, "/broadcast", None, b"x");
     assert_eq!(status, 413);
+    assert_eq!(get(&demo.console, "/grant?window=main").0, 405);
     let s = stats(&demo);
     assert_eq!(s["grants"], 0, "{s}");
     assert_eq!(
