@@ -31,10 +31,15 @@
   // The host's own actions (this origin only: the page cannot post here).
   function action(path, describe) {
     fetch(path, { method: 'POST' }).then(function (r) {
-      return r.json().then(function (body) { return { ok: r.ok, body: body }; });
+      return r.text().then(function (text) {
+        var body = null;
+        try { body = JSON.parse(text); } catch (e) { body = null; }
+        return { ok: r.ok && body !== null, status: r.status, body: body || {} };
+      });
     }).then(function (res) {
       var item = document.createElement('li');
-      item.textContent = res.ok ? describe(res.body) : 'refused: ' + (res.body.error || 'unknown');
+      item.textContent = res.ok ? describe(res.body) :
+        path + ' refused (' + res.status + ')' + (res.body.error ? ': ' + res.body.error : '');
       document.getElementById('actions').prepend(item);
     }, function (e) {
       var item = document.createElement('li');

@@ -35,6 +35,28 @@ fn round_trip(tab: &Tab) -> Value {
     )
 }
 
+/// Opens the audit console, clicks its button `id` (the console's own
+/// script posts, with the console's `Origin`) and returns what the console
+/// lists for it.
+fn click_on_console(browser: &Browser, console: &str, id: &str) -> String {
+    let tab = browser.new_tab().expect("new tab");
+    tab.navigate_to(console)
+        .expect("navigate")
+        .wait_until_navigated()
+        .expect("navigated");
+    eval(
+        &tab,
+        &format!("(document.getElementById({id:?}).click(), true)"),
+    );
+    let shown = wait_for(
+        &tab,
+        "(document.querySelector('#actions li') || {}).textContent || null",
+        Duration::from_secs(10),
+    );
+    tab.close(true).expect("close console tab");
+    shown.as_str().unwrap_or("").to_owned()
+}
+
 /// The names of the core events the page received, oldest first.
 fn received(tab: &Tab) -> Value {
     eval(tab, "demo.received.map(e => e.event)")
@@ -102,6 +124,22 @@ pub fn settings_saved_reaches_settings_only(browser: &Browser) {
     assert_eq!(s["broadcast"], json!({"delivered": 1, "dropped": 1}), "{s}");
     assert_eq!(s["host"]["dropped"], json!(1), "{s}");
     assert_eq!(s["gate"]["dropped"], json!(1), "{s}");
+
+    // The console's own button does the same.
+    assert_eq!(
+        click_on_console(browser, &demo.console, "btn-broadcast"),
+        "settings-saved: main not delivered (see the audit), settings delivered"
+    );
+    let again = wait_for(
+        &settings,
+        "demo.received.filter(e => e.event === 'settings-saved').length === 2 || null",
+        Duration::from_secs(10),
+    );
+    assert_eq!(again, json!(true), "{}", received(&settings));
+    assert_eq!(
+        stats(&demo)["broadcast"],
+        json!({"delivered": 2, "dropped": 2})
+    );
     settings.close(true).expect("close settings tab");
     main.close(true).expect("close main tab");
 }
@@ -213,6 +251,22 @@ pub fn a_picked_file_is_read_once_by_its_window(browser: &Browser) {
         json!("isogate demo notes")
     );
     assert_eq!(router_calls(&demo), calls + 2);
+
+    // The console's own button picks too: one more read.
+    let shown = click_on_console(browser, &demo.console, "btn-pick-main");
+    assert!(
+        shown.ends_with(&format!(
+            ": window main may read_note {PICKED} 1 time(s) within 60 s"
+        )) && shown.starts_with("grant-")
+            && !shown.starts_with(&format!("{id}:")),
+        "{shown}"
+    );
+    assert_eq!(
+        read_picked(&main),
+        json!("the picked file: granted by the host, read once")
+    );
+    assert_eq!(read_picked(&main), json!("timeout"));
+    assert_eq!(router_calls(&demo), calls + 3);
     settings.close(true).expect("close settings tab");
     main.close(true).expect("close main tab");
 }
