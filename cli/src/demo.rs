@@ -10,10 +10,14 @@
 //!   field, a discard reason or a counter;
 //! - the **frame** origin: each frame document once, under its token;
 //! - the **audit console** (host only): the console page, `/audit` (live
-//!   audit events), `/audit.json` (the recent ones) and `/stats`. It
-//!   refuses requests that another origin makes (`Origin`,
-//!   `Sec-Fetch-Site`), cannot be framed, and sends no CORS headers, so the
-//!   page it audits cannot read it.
+//!   audit events), `/audit.json` (the recent ones) and `/stats`, and the
+//!   host's own actions: `POST /grant` (the stand-in file picker: window
+//!   `?window=` may read the picked file once) and `POST /broadcast` (the
+//!   core sends `settings-saved` to every window; the policy's `deliver`
+//!   rules let only `settings` have it). It refuses requests that another
+//!   origin makes (`Origin`, `Sec-Fetch-Site`), cannot be framed, and sends
+//!   no CORS headers, so the page it audits can neither read it nor act
+//!   through it.
 //!
 //! Windows are named by the host: `main` and `settings` (the policy's
 //! windows) are opened at start; `?window=` only picks one of them.
@@ -23,7 +27,9 @@ mod server;
 use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode};
 use isogate::host::{OutgoingKind, Wake};
-use isogate::{AuditHub, Call, Gate, Host, LaunchKey, Policy, PolicySource, Router, Sender};
+use isogate::{
+    AuditHub, Call, Gate, Grant, GrantValue, Host, LaunchKey, Policy, PolicySource, Router, Sender,
+};
 use serde_json::{json, Value};
 use server::{
     closing, empty, event_stream, header, host_is, plain, read_body, respond, set, set_text, Body,
@@ -65,6 +71,16 @@ const AUDIT_LINES: usize = 1000;
 const AUDIT_READERS: usize = 5;
 /// How often unfetched frame documents are wiped.
 const FRAME_SWEEP: Duration = Duration::from_secs(5);
+/// The file the console's stand-in picker picks, and what the router
+/// answers for it.
+const PICKED_PATH: &str = "/home/user/picked.txt";
+const PICKED_CONTENTS: &str = "the picked file: granted by the host, read once";
+/// How long a pick lasts, and how many reads it allows.
+const PICK_TTL: Duration = Duration::from_secs(60);
+const PICK_USES: u32 = 1;
+/// The event the console's broadcast button sends to every window, and
+/// what it carries (only `settings` may see it: `policies/demo.json`).
+const SETTINGS_SAVED: &str = "settings-saved";
 
 /// The demo app's own router: what the app had before it added isogate.
 struct DemoRouter {
@@ -81,6 +97,12 @@ struct Stats {
     wrong_host: AtomicU64,
     /// Requests refused for their `Origin` or `Sec-Fetch-Site` (403).
     wrong_origin: AtomicU64,
+    /// Grants the console's picker gave.
+    grants: AtomicU64,
+    /// Events the console's broadcast queued for a window, and those the
+    /// host did not (the policy's `deliver` rules, or a full queue).
+    broadcast_delivered: AtomicU64,
+    broadcast_dropped: AtomicU64,
 }
 
 impl Router for DemoRouter {
@@ -102,6 +124,8 @@ impl Router for DemoRouter {
             "read_note" => match arg("path").as_str() {
                 Some("/notes/todo.md") => Ok(json!("- try the tampered-envelope button")),
                 Some("/notes/readme.md") => Ok(json!("isogate demo notes")),
+                // Reached only with a grant (rule `read-picked`).
+                Some(PICKED_PATH) => Ok(json!(PICKED_CONTENTS)),
                 _ => Err(json!("note not found")),
             },
             "upload" => {
@@ -657,10 +681,29 @@ impl Demo {
     }
 
     fn console_route(self: &Arc<Self>, req: &Request<Incoming>, conn: &Conn) -> Response<Body> {
+        let path = req.uri().path();
+        if req.method() == Method::POST && matches!(path, "/grant" | "/broadcast") {
+            // The host's actions take no body.
+            let empty_body = req
+                .headers()
+                .get_all("content-length")
+                .iter()
+                .all(|len| len.as_bytes() == b"0");
+            if !empty_body || req.headers().contains_key("transfer-encoding") {
+                return closing(plain(StatusCode::PAYLOAD_TOO_LARGE, "no body expected"));
+            }
+            return match path {
+                "/grant" => match known_window(req.uri().query()) {
+                    Some(window) => self.pick(window),
+                    None => not_found(),
+                },
+                _ => self.broadcast(),
+            };
+        }
         if req.method() != Method::GET {
             return empty(StatusCode::METHOD_NOT_ALLOWED);
         }
-        match req.uri().path() {
+        match path {
             "/" => {
                 let mut response =
                     respond(StatusCode::OK, "text/html; charset=utf-8", CONSOLE_HTML);
@@ -672,8 +715,62 @@ impl Demo {
             "/audit" => self.audit_events(conn),
             "/audit.json" => self.audit_snapshot(),
             "/stats" => json_response(&self.stats_json()),
+            "/grant" | "/broadcast" => empty(StatusCode::METHOD_NOT_ALLOWED),
             _ => not_found(),
         }
+    }
+
+    /// The stand-in file picker: the user picked [`PICKED_PATH`] for
+    /// `window`, which may now read it [`PICK_USES`] time(s) within
+    /// [`PICK_TTL`] (from its current frame load). Only the host gives
+    /// this; the page has no way to.
+    fn pick(&self, window: &str) -> Response<Body> {
+        let grant = Grant {
+            command: "read_note".to_owned(),
+            argument: "path".to_owned(),
+            value: GrantValue::Exact(json!(PICKED_PATH)),
+            uses: PICK_USES,
+            ttl: PICK_TTL,
+        };
+        match self.host.grant(window, grant) {
+            Ok(id) => {
+                self.stats.grants.fetch_add(1, Ordering::Relaxed);
+                json_response(&json!({
+                    "grant": id.to_string(),
+                    "window": window,
+                    "command": "read_note",
+                    "path": PICKED_PATH,
+                    "uses": PICK_USES,
+                    "ttl_seconds": PICK_TTL.as_secs(),
+                }))
+            }
+            Err(e) => {
+                let mut response = json_response(&json!({ "error": e.to_string() }));
+                *response.status_mut() = StatusCode::CONFLICT;
+                response
+            }
+        }
+    }
+
+    /// The core sends [`SETTINGS_SAVED`] to every open window; the policy's
+    /// `deliver` rules decide where it goes. Answers which were queued.
+    fn broadcast(&self) -> Response<Body> {
+        let payload = json!({"theme": "dark", "sync_code": "4417-2208"});
+        let delivered: serde_json::Map<String, Value> = WINDOWS
+            .iter()
+            .filter(|w| self.host.is_open(w))
+            .map(|w| {
+                let queued = self.host.emit(w, SETTINGS_SAVED, &payload);
+                let counter = if queued {
+                    &self.stats.broadcast_delivered
+                } else {
+                    &self.stats.broadcast_dropped
+                };
+                counter.fetch_add(1, Ordering::Relaxed);
+                ((*w).to_owned(), Value::Bool(queued))
+            })
+            .collect();
+        json_response(&json!({ "event": SETTINGS_SAVED, "delivered": delivered }))
     }
 
     /// The recent audit events, oldest first.
@@ -748,6 +845,11 @@ impl Demo {
                 "wrong_origin": self.stats.wrong_origin.load(Ordering::Relaxed),
             },
             "audit_readers": self.audit.subscribers(),
+            "grants": self.stats.grants.load(Ordering::Relaxed),
+            "broadcast": {
+                "delivered": self.stats.broadcast_delivered.load(Ordering::Relaxed),
+                "dropped": self.stats.broadcast_dropped.load(Ordering::Relaxed),
+            },
             "host": {
                 "frames_issued": host.frames_issued,
                 "frames_served": host.frames_served,

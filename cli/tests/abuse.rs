@@ -588,7 +588,40 @@ fn cross_origin_and_wrong_host() {
         let (status, head, _) = console_get(&extra);
         assert_eq!(status, 403, "{extra}");
         assert!(!head.contains("access-control-allow"), "{head}");
+        // The host's actions: no grant, no broadcast for another origin.
+        for path in ["/grant?window=main", "/broadcast"] {
+            let (status, head, _) = exchange(
+                &demo.console,
+                &format!(
+                    "POST {path} HTTP/1.1\r\nHost: {}\r\n{extra}Content-Length: 0\r\nConnection: close\r\n\r\n",
+                    demo.console
+                ),
+                b"",
+            );
+            assert_eq!(status, 403, "{path} {extra}");
+            assert!(!head.contains("access-control-allow"), "{head}");
+        }
     }
+    // Under a wrong `Host` (DNS rebinding) they are refused before anything else.
+    for path in ["/grant?window=main", "/broadcast"] {
+        let (status, _, _) = exchange(
+            &demo.console,
+            &format!("POST {path} HTTP/1.1\r\nHost: evil.example\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"),
+            b"",
+        );
+        assert_eq!(status, 421, "{path}");
+    }
+    // They take no body.
+    let (status, _, _) = post(&demo.console, "/broadcast", None, b"x");
+    assert_eq!(status, 413);
+    assert_eq!(get(&demo.console, "/grant?window=main").0, 405);
+    let s = stats(&demo);
+    assert_eq!(s["grants"], 0, "{s}");
+    assert_eq!(
+        s["broadcast"],
+        serde_json::json!({"delivered": 0, "dropped": 0}),
+        "{s}"
+    );
     for extra in [
         String::new(),
         "Sec-Fetch-Site: same-origin\r\n".to_owned(),
@@ -602,8 +635,10 @@ fn cross_origin_and_wrong_host() {
         assert!(!head.contains("access-control-allow"), "{head}");
     }
     let refused = &stats(&demo)["refused"];
-    assert_eq!(refused["wrong_origin"], 10 + 6);
-    assert_eq!(refused["wrong_host"], 3 * 4);
+    assert_eq!(refused["wrong_origin"], 10 + 6 * 3);
+    assert_eq!(refused["wrong_host"], 3 * 4 + 2);
     still_answers_and_router_untouched(&demo);
-    sampler.finish("cross-origin POST /frame and /ipc, wrong Host on three origins");
+    sampler.finish(
+        "cross-origin POST /frame and /ipc, console /audit.json, /grant, /broadcast; wrong Host on three origins",
+    );
 }

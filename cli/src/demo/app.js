@@ -38,6 +38,8 @@
       return out;
     },
     ready: false,
+    // Core events this page received, oldest first (the last 100).
+    received: [],
   };
 
   function call(label, promise) {
@@ -55,6 +57,7 @@
     'btn-greet': function () { return call('greet', isogate.invoke('greet', { name: document.getElementById('name').value })); },
     'btn-add': function () { return call('add', isogate.invoke('add', { a: 2, b: 40 })); },
     'btn-event': function () { return call('emit clicked', isogate.emit('clicked', { button: 'demo' })); },
+    'btn-picked': function () { return call('read_note picked file', isogate.invoke('read_note', { path: '/home/user/picked.txt' }, { timeout: 1500 })); },
     'btn-denied': function () { return call('delete_everything', isogate.invoke('delete_everything', {}, { timeout: 1500 })); },
     'btn-badargs': function () { return call('read_note ../etc/passwd', isogate.invoke('read_note', { path: '/notes/../etc/passwd' }, { timeout: 1500 })); },
     'btn-tamper': function () {
@@ -89,7 +92,13 @@
     events.close();
     document.getElementById('status').textContent = 'another page took over window ' + windowLabel + '; reload to take it back';
   });
-  isogate.listen('clicked-ack', function (payload) { show('results', 'core event clicked-ack ' + JSON.stringify(payload)); });
+  ['clicked-ack', 'settings-saved'].forEach(function (name) {
+    isogate.listen(name, function (payload) {
+      window.demo.received.push({ event: name, payload: payload });
+      if (window.demo.received.length > 100) window.demo.received.shift();
+      show('events', name + ' ' + JSON.stringify(payload));
+    });
+  });
 
   fetch('/frame?window=' + encodeURIComponent(windowLabel), { method: 'POST' })
     .then(function (r) { return r.json(); })

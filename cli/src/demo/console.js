@@ -20,11 +20,47 @@
     var e = JSON.parse(m.data);
     var text = e.outcome + (e.reason ? ' (' + e.reason + ')' : '') + ' window=' + e.window +
       (e.name ? ' ' + e.kind + '=' + e.name : '') + (e.rule ? ' rule=' + e.rule : '') +
+      (e.grant ? ' grant=' + e.grant : '') +
       (e.detail ? ' — ' + e.detail : '');
     show(text, e.outcome);
   };
   audit.addEventListener('lost', function (m) {
     show('this console was slow and lost ' + m.data + ' audit events so far', 'dropped');
+  });
+
+  // The host's own actions (this origin only: the page cannot post here).
+  function action(path, describe) {
+    fetch(path, { method: 'POST' }).then(function (r) {
+      return r.text().then(function (text) {
+        var body = null;
+        try { body = JSON.parse(text); } catch (e) { body = null; }
+        return { ok: r.ok && body !== null, status: r.status, body: body || {} };
+      });
+    }).then(function (res) {
+      var item = document.createElement('li');
+      item.textContent = res.ok ? describe(res.body) :
+        path + ' refused (' + res.status + ')' + (res.body.error ? ': ' + res.body.error : '');
+      document.getElementById('actions').prepend(item);
+    }, function (e) {
+      var item = document.createElement('li');
+      item.textContent = path + ' failed: ' + e;
+      document.getElementById('actions').prepend(item);
+    });
+  }
+  function pick(win) {
+    action('/grant?window=' + win, function (g) {
+      return g.grant + ': window ' + g.window + ' may ' + g.command + ' ' + g.path + ' ' +
+        g.uses + ' time(s) within ' + g.ttl_seconds + ' s';
+    });
+  }
+  document.getElementById('btn-pick-main').addEventListener('click', function () { pick('main'); });
+  document.getElementById('btn-pick-settings').addEventListener('click', function () { pick('settings'); });
+  document.getElementById('btn-broadcast').addEventListener('click', function () {
+    action('/broadcast', function (b) {
+      return b.event + ': ' + Object.keys(b.delivered).map(function (w) {
+        return w + (b.delivered[w] ? ' delivered' : ' not delivered (see the audit)');
+      }).join(', ');
+    });
   });
 
   function line(label, value) { return label + ': ' + value + '\n'; }
@@ -35,7 +71,9 @@
       var text = line('router calls', s.router_calls) +
         line('events delivered to the host', s.events_delivered) +
         line('dispatched / delivered / dropped', [g.dispatched, g.delivered, g.dropped].join(' / ')) +
-        line('audit events over the audit rate cap', g.audit_suppressed);
+        line('audit events over the audit rate cap', g.audit_suppressed) +
+        line('grants given by the picker', s.grants) +
+        line('broadcast delivered / not delivered', (s.broadcast || {}).delivered + ' / ' + (s.broadcast || {}).dropped);
       (g.discarded || []).forEach(function (pair) {
         if (pair[1]) text += line('discarded (' + pair[0] + ')', pair[1]);
       });

@@ -173,15 +173,30 @@ pub fn last_audit(demo: &Demo) -> Value {
 
 /// A plain HTTP/1.1 GET from outside the browser: (status, body).
 pub fn http_get(url: &str) -> (u16, String) {
+    http_request("GET", url)
+}
+
+/// A plain HTTP/1.1 POST without a body and without `Origin`, from
+/// outside the browser (as the host's user or a tool would): (status, body).
+pub fn http_post(url: &str) -> (u16, String) {
+    http_request("POST", url)
+}
+
+fn http_request(method: &str, url: &str) -> (u16, String) {
     let rest = url.strip_prefix("http://").expect("http url");
     let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
     let mut stream = TcpStream::connect(host).expect("connect");
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .expect("timeout");
+    let length = if method == "POST" {
+        "Content-Length: 0\r\n"
+    } else {
+        ""
+    };
     write!(
         stream,
-        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\n{length}Connection: close\r\n\r\n"
     )
     .expect("send");
     let mut response = String::new();

@@ -12,6 +12,7 @@
 mod attacks;
 mod harness;
 mod hooks;
+mod host_actions;
 mod leaks;
 
 use harness::*;
@@ -166,6 +167,18 @@ fn browser_attacks() {
     leaks::page_cannot_read_audit_or_reasons(&demo, &tab);
     // Last: it retires the page's own frame load.
     attacks::frame_document_is_unreadable(&demo, &tab);
+}
+
+/// The audit console's host actions: egress by the policy's `deliver`
+/// rules, and a grant the host gives one window for one read.
+#[test]
+fn browser_host_actions() {
+    if !chromium_available() {
+        return;
+    }
+    let browser = launch_browser();
+    host_actions::settings_saved_reaches_settings_only(&browser);
+    host_actions::a_picked_file_is_read_once_by_its_window(&browser);
 }
 
 #[test]
