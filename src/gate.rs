@@ -604,6 +604,16 @@ impl<R: Router> Gate<R> {
         decision.allowed
     }
 
+    /// Whether the policy could deliver the event `name` to the window `to`
+    /// with some payload (its `deliver` rules by name, window and origin,
+    /// payload constraints aside; always without `deliver` rules). For hosts
+    /// whose framework delivers events itself, to listeners the page
+    /// registers (Tauri): refusing the registration of a listener for an
+    /// event the window may never receive keeps the event from it.
+    pub fn may_listen(&self, to: Sender<'_>, name: &str) -> bool {
+        self.policy.load().delivers_some(to.window, to.origin, name)
+    }
+
     /// Records a reply or event (`Deliver`, named) to a window that the host
     /// layer dropped: its queue was full (`reason` `None`), or the reply's
     /// frame load is gone (`StaleLoad`).

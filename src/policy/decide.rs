@@ -109,6 +109,31 @@ impl Policy {
         }
     }
 
+    /// Whether some payload of the event `name` may be delivered to the
+    /// window at `origin`: no `deliver` deny rule is in scope and an allow
+    /// rule is (its payload constraint aside); always, without `deliver`
+    /// rules.
+    pub(crate) fn delivers_some(&self, window: &str, origin: &str, name: &str) -> bool {
+        if self.deliveries.len() == 0 {
+            return true;
+        }
+        let Some(cands) = self.deliveries.lookup(name) else {
+            return false;
+        };
+        let null = Json::Null;
+        let query = Query {
+            window,
+            origin,
+            kind: MessageKind::Deliver,
+            name,
+            args: &null,
+            grants: None,
+        };
+        let mut scope = Scope::new(&query);
+        !self.rules_at(&cands.deny).any(|r| scope.covers(r))
+            && self.rules_at(&cands.allow).any(|r| scope.covers(r))
+    }
+
     pub(crate) fn evaluate(&self, req: &Query<'_, '_>, explain: bool) -> Decision {
         let mut scope = Scope::new(req);
         match self.verdict(req, &mut scope) {
