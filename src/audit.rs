@@ -120,6 +120,10 @@ pub struct AuditEvent {
     pub seq: Option<u64>,
     /// Id of the policy rule that decided, if any.
     pub rule: Option<String>,
+    /// Ids of the grants the message used, comma-separated, or of the spent
+    /// grant it was refused by (`docs/POLICY.md`, "Grants").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grant: Option<String>,
     /// A human explanation for the host's log (never sent to the frontend).
     pub detail: Option<String>,
     /// Arguments or payload, only when the host opted in.

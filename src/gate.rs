@@ -4,6 +4,7 @@
 use crate::audit::{AuditEvent, CounterSnapshot, Counters, DiscardReason, Outcome};
 use crate::envelope;
 use crate::frame::{self, FrameDocument, FrameError};
+use crate::grant::{Grant, GrantError, GrantId, Grants, Use};
 use crate::key::LaunchKey;
 use crate::message::{self, DecodeError, Json, Message, MessageKind, Object};
 use crate::policy::{self, Policy, PolicyErrors, PolicySource, Query};
@@ -305,6 +306,27 @@ pub struct Gate<R> {
 struct State {
     replay: ReplayGuard,
     rates: WindowRates,
+    grants: Grants,
+}
+
+/// A sender's grants, as the policy's decision sees them: read under the
+/// gate's lock, which the decision itself does not hold.
+struct SenderGrants<'g> {
+    state: &'g Mutex<State>,
+    window: &'g str,
+    load_id: u32,
+}
+
+impl policy::Granted for SenderGrants<'_> {
+    fn granted(&self, command: &str, argument: &str, value: &Json<'_>) -> bool {
+        lock(self.state).grants.admits(
+            self.window,
+            self.load_id,
+            (command, argument),
+            value,
+            Instant::now(),
+        )
+    }
 }
 
 /// The audit rate's token bucket.
@@ -340,6 +362,8 @@ struct Trail {
     rule: Option<String>,
     detail: Option<String>,
     args: Option<Value>,
+    /// Ids of the grants the message used (or the spent one it tried).
+    grant: Option<String>,
 }
 
 impl Trail {
@@ -367,6 +391,7 @@ impl<R: Router> Gate<R> {
             state: Mutex::new(State {
                 replay: ReplayGuard::new(),
                 rates: WindowRates::default(),
+                grants: Grants::default(),
             }),
             policy: ArcSwap::from_pointee(policy),
             counters: Counters::default(),
@@ -498,10 +523,14 @@ impl<R: Router> Gate<R> {
         if load_id == u32::MAX {
             return Err(FrameError::LoadsExhausted);
         }
-        lock(&self.state)
-            .replay
-            .begin_load(window, load_id)
-            .map_err(|_| FrameError::TooManyWindows)?;
+        {
+            let mut state = lock(&self.state);
+            state
+                .replay
+                .begin_load(window, load_id)
+                .map_err(|_| FrameError::TooManyWindows)?;
+            state.grants.begin_load(window, load_id);
+        }
         frame::render(&self.key, load_id, window, parent_origin, hook_script)
     }
 
@@ -511,6 +540,26 @@ impl<R: Router> Gate<R> {
         let mut state = lock(&self.state);
         state.replay.forget(window);
         state.rates.forget(window);
+        state.grants.forget(window);
+    }
+
+    /// Grants `window`'s current frame load a narrow right: calls of
+    /// `grant.command` whose argument `grant.argument` (typed `grant` in the
+    /// policy rule) has the granted value, `grant.uses` times within
+    /// `grant.ttl` (`docs/POLICY.md`, "Grants"). A new frame load of the
+    /// window, or its close, ends it.
+    pub fn grant(&self, window: &str, grant: Grant) -> Result<GrantId, GrantError> {
+        let mut state = lock(&self.state);
+        let load_id = state
+            .replay
+            .current_load(window)
+            .ok_or(GrantError::NoFrameLoad)?;
+        state.grants.add(window, load_id, grant, Instant::now())
+    }
+
+    /// Ends a grant; `false` if it had ended already.
+    pub fn revoke(&self, id: GrantId) -> bool {
+        lock(&self.state).grants.revoke(id)
     }
 
     /// Discards a message whose window the host has not opened
@@ -553,6 +602,16 @@ impl<R: Router> Gate<R> {
             self.record(to, Outcome::Dropped, Some(DiscardReason::Denied), trail);
         }
         decision.allowed
+    }
+
+    /// Whether the policy could deliver the event `name` to the window `to`
+    /// with some payload (its `deliver` rules by name, window and origin,
+    /// payload constraints aside; always without `deliver` rules). For hosts
+    /// whose framework delivers events itself, to listeners the page
+    /// registers (Tauri): refusing the registration of a listener for an
+    /// event the window may never receive keeps the event from it.
+    pub fn may_listen(&self, to: Sender<'_>, name: &str) -> bool {
+        self.policy.load().delivers_some(to.window, to.origin, name)
     }
 
     /// Records a reply or event (`Deliver`, named) to a window that the host
@@ -842,12 +901,19 @@ impl<R: Router> Gate<R> {
             // nobody reads it.
             trail.name = Some(msg.name().to_owned());
         }
+        // Read only if a rule asks for a grant: no lock, no clock otherwise.
+        let grants = SenderGrants {
+            state: &self.state,
+            window: sender.window,
+            load_id: env.nonce.load_id,
+        };
         let query = Query {
             window: sender.window,
             origin: sender.origin,
             kind: msg.kind(),
             name: msg.name(),
             args: msg.args(),
+            grants: Some(&grants),
         };
         let allowed = policy.allowing_rule(&query);
         #[cfg(debug_assertions)]
@@ -855,7 +921,7 @@ impl<R: Router> Gate<R> {
         if self.explains() || trail.verdict {
             // Words only for whoever reads them.
             let decision = match allowed {
-                Some(rule) => policy::allow(rule),
+                Some((rule, _)) => policy::allow(rule),
                 None => policy.evaluate(&query, false),
             };
             trail.rule = decision.rule;
@@ -864,8 +930,41 @@ impl<R: Router> Gate<R> {
         if self.audit_args {
             trail.args = Some(msg.args().to_value());
         }
-        if allowed.is_none() {
+        let Some((_, grant_args)) = allowed else {
+            // A refusal names the grant the call asked for, if any (spent,
+            // expired, or with other arguments refused).
+            trail.grant = lock(&self.state)
+                .grants
+                .fitting(sender.window, env.nonce.load_id, msg.name(), msg.args())
+                .map(|id| id.to_string());
             return Err(DiscardReason::Denied);
+        };
+        if !grant_args.is_empty() {
+            // The rule admitted these values because grants did: use them,
+            // all or none, under the lock (a race for the last use is lost
+            // here, not admitted twice).
+            let values: Vec<(&str, &Json<'_>)> = grant_args
+                .iter()
+                .filter_map(|a| msg.args().get(a).map(|v| (a.as_str(), v)))
+                .collect();
+            let used = lock(&self.state).grants.take(
+                sender.window,
+                env.nonce.load_id,
+                msg.name(),
+                &values,
+                Instant::now(),
+            );
+            match used {
+                Use::Used(ids) => {
+                    let ids: Vec<String> = ids.iter().map(GrantId::to_string).collect();
+                    trail.grant = (!ids.is_empty()).then(|| ids.join(","));
+                }
+                Use::Refused(id) => {
+                    trail.grant = id.map(|id| id.to_string());
+                    trail.detail = Some("the grant was used up, expired or revoked".into());
+                    return Err(DiscardReason::Denied);
+                }
+            }
         }
         let outcome = match &msg {
             Message::Invoke { args, .. } if !args.is_object() => {
@@ -1007,6 +1106,7 @@ impl<R: Router> Gate<R> {
             load_id: t.load_id,
             seq: t.seq,
             rule: t.rule,
+            grant: t.grant,
             detail: t.detail,
             args: t.args,
             suppressed,

@@ -36,6 +36,7 @@
 use crate::audit::{AuditEvent, DiscardReason};
 use crate::frame::{FrameDocument, FrameError};
 use crate::gate::{Admitted, CallRequest, Gate, Reply, Router, Sender};
+use crate::grant::{Grant, GrantError, GrantId};
 use crate::message::MessageKind;
 use ring::rand::{SecureRandom, SystemRandom};
 use serde_json::Value;
@@ -85,6 +86,9 @@ pub enum HostError {
     /// The label or origin is not acceptable, or the frame cannot be rendered.
     #[error(transparent)]
     Frame(#[from] FrameError),
+    /// The grant was refused.
+    #[error(transparent)]
+    Grant(#[from] GrantError),
     /// The system's random number generator failed.
     #[error("the system random number generator failed")]
     Random,
@@ -311,6 +315,20 @@ impl<R: Router> Host<R> {
         }
         bump(&self.counters.frames_served);
         Some(pending.doc)
+    }
+
+    /// Grants the open window's current frame load a narrow right
+    /// ([`Gate::grant`]): the file the user just picked, for one read.
+    pub fn grant(&self, label: &str, grant: Grant) -> Result<GrantId, HostError> {
+        if !self.is_open(label) {
+            return Err(HostError::NoSuchWindow);
+        }
+        Ok(self.gate.grant(label, grant)?)
+    }
+
+    /// Ends a grant ([`Gate::revoke`]); `false` if it had ended already.
+    pub fn revoke(&self, id: GrantId) -> bool {
+        self.gate.revoke(id)
     }
 
     /// Wipes frame documents whose time to be fetched has passed. The host

@@ -403,9 +403,9 @@ pub fn infer(records: &[Record], options: &Options) -> Learned {
             skipped_windows.insert(r.window.as_str());
             continue;
         }
-        // A serialized origin that the policy also reads as one (not, say,
+        // A serialized origin (which the policy reads; not, say,
         // `http://127.1` or a port `080`), so the draft loads.
-        if !is_serialized_origin(&r.origin) || !crate::policy::origin_parses(&r.origin) {
+        if !is_serialized_origin(&r.origin) {
             skipped_origins.insert(r.origin.as_str());
             continue;
         }

@@ -24,6 +24,7 @@ pub mod frame;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod gate;
+pub mod grant;
 pub mod host;
 pub mod key;
 pub mod learn;
@@ -43,6 +44,7 @@ pub use gate::{
     Admitted, Call, CallRequest, Event, EventMessage, Gate, Handled, Handler, Reply, Router,
     Sender, Verdict,
 };
+pub use grant::{Grant, GrantError, GrantId, GrantValue};
 pub use host::{AuditHub, Host};
 pub use key::LaunchKey;
 pub use message::{Limits, MessageKind};

@@ -177,6 +177,11 @@ impl ReplayGuard {
         self.windows.len()
     }
 
+    /// The newest frame load of `window`, if tracked.
+    pub fn current_load(&self, window: &str) -> Option<u32> {
+        self.windows.get(window).map(|state| state.load_id)
+    }
+
     /// Whether no window is tracked.
     pub fn is_empty(&self) -> bool {
         self.len() == 0

@@ -444,3 +444,27 @@ fn audit_events_keep_short_labels_whole() {
     assert_eq!((event.origin.as_str(), event.origin_len), (ORIGIN, None));
     assert!(!event.to_json().contains("_len"));
 }
+
+#[test]
+fn may_listen_tells_whether_a_window_can_ever_receive_an_event() {
+    let (gate, _, _) = counting_gate(EGRESS);
+    let at = |window| Sender {
+        window,
+        origin: ORIGIN,
+    };
+    assert!(gate.may_listen(at("wallet"), "balance"));
+    assert!(!gate.may_listen(at("preview"), "balance"), "another window");
+    assert!(gate.may_listen(at("preview"), "progress"), "payload aside");
+    assert!(!gate.may_listen(at("wallet"), "secret"), "no rule names it");
+    let scoped = r#"{"version":1,"rules":[
+        {"id":"all","effect":"allow","deliver":["tick"],"windows":["*"],"payload":{"type":"any"}},
+        {"id":"not-preview","effect":"deny","deliver":["tick"],"windows":["preview"]}]}"#;
+    let (gate, _, _) = counting_gate(scoped);
+    assert!(gate.may_listen(at("main"), "tick"));
+    assert!(!gate.may_listen(at("preview"), "tick"), "a scoped deny");
+    let (gate, _, _) = counting_gate(POLICY);
+    assert!(
+        gate.may_listen(at("any"), "anything"),
+        "egress not governed"
+    );
+}

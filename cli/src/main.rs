@@ -2,10 +2,10 @@
 //! envelopes, frame rendering and policy tools.
 
 mod demo;
-mod http;
 mod learn;
 mod open;
 mod policy_cmd;
+mod review_cmd;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -71,6 +71,50 @@ enum Command {
         origin: String,
         /// File holding the message JSON; `-` or nothing reads stdin.
         message: Option<PathBuf>,
+    },
+    /// Compare policies: what NEW allows that OLD did not, and the reverse
+    /// (exit 0 no widening, 1 widening unless --allow-widen, 2 error).
+    #[command(override_usage = "isogate diff [OPTIONS] OLD... -- NEW...")]
+    Diff {
+        /// The old policy file(s), composed.
+        #[arg(required = true, value_name = "OLD")]
+        old: Vec<PathBuf>,
+        /// The new policy file(s), composed, after `--`.
+        #[arg(last = true, required = true, value_name = "NEW")]
+        new: Vec<PathBuf>,
+        /// Print one JSON document instead of lines.
+        #[arg(long)]
+        json: bool,
+        /// Exit 0 even when access widens.
+        #[arg(long)]
+        allow_widen: bool,
+    },
+    /// List what one window at one origin may send and receive, with the rule behind each.
+    WhoCan {
+        /// The sender's window label.
+        #[arg(long, value_parser = window_label)]
+        window: String,
+        /// The sender's origin.
+        #[arg(long)]
+        origin: String,
+        /// Print one JSON document instead of lines.
+        #[arg(long)]
+        json: bool,
+        /// Policy files to compose.
+        #[arg(required = true)]
+        policies: Vec<PathBuf>,
+    },
+    /// Which rules recorded traffic used and which it never touched.
+    Coverage {
+        /// Learning-mode records (`Gate::with_learning`) and/or `isogate open`
+        /// output, one JSON object per line.
+        traffic: PathBuf,
+        /// Policy files to compose.
+        #[arg(required = true)]
+        policies: Vec<PathBuf>,
+        /// Print one JSON document instead of lines.
+        #[arg(long)]
+        json: bool,
     },
     /// Print the JSON Schema of policy files.
     Schema,
@@ -141,6 +185,23 @@ fn main() {
             origin,
             message,
         } => policy_cmd::decide(&policies, &window, &origin, message.as_deref()),
+        Command::Diff {
+            old,
+            new,
+            json,
+            allow_widen,
+        } => review_cmd::diff(&old, &new, json, allow_widen),
+        Command::WhoCan {
+            window,
+            origin,
+            json,
+            policies,
+        } => review_cmd::who_can(&policies, &window, &origin, json),
+        Command::Coverage {
+            traffic,
+            policies,
+            json,
+        } => review_cmd::coverage(&traffic, &policies, json),
         Command::Schema => policy_cmd::schema(),
         Command::Render {
             window,

@@ -51,6 +51,9 @@ pub(crate) enum Kind {
         additional: bool,
     },
     Path(PathRule),
+    /// `{"type": "grant"}`: any value here; the host's grants decide
+    /// (`crate::grant`). Only a top-level argument of a command rule.
+    Grant,
 }
 
 /// A compiled, anchored regex and its source as written.
@@ -167,6 +170,31 @@ pub(crate) fn json_eq(a: &Value, b: &Json<'_>) -> bool {
 }
 
 impl Constraint {
+    /// The names of the top-level properties typed `grant` (of an `args`
+    /// object constraint), in name order.
+    pub(crate) fn grant_properties(&self) -> Vec<String> {
+        match &self.kind {
+            Kind::Object { properties, .. } => properties
+                .iter()
+                .filter(|(_, c)| matches!(c.kind, Kind::Grant))
+                .map(|(name, _)| name.clone())
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Whether a `grant` type appears anywhere but as a top-level property.
+    pub(crate) fn has_nested_grant(&self, top: bool) -> bool {
+        match &self.kind {
+            Kind::Grant => !top,
+            Kind::Array { items, .. } => items.has_nested_grant(false),
+            Kind::Object { properties, .. } => properties
+                .iter()
+                .any(|(_, c)| c.has_nested_grant(false) && !(top && matches!(c.kind, Kind::Grant))),
+            _ => false,
+        }
+    }
+
     /// The empty object `{}` and nothing else: what a command rule without
     /// `args` accepts.
     pub(crate) fn empty_object() -> Self {
@@ -302,6 +330,8 @@ impl Constraint {
                 let s = v.as_str().ok_or_else(|| wrong("path (a string)"))?;
                 rule.check(s).map_err(|f| Fail::Path(f, rule))?;
             }
+            // Decided by the grants (`Policy::verdict`), not here.
+            Kind::Grant => {}
         }
         match &self.one_of {
             Some(values) if !values.iter().any(|e| json_eq(e, v)) => Err(Fail::NotInEnum),

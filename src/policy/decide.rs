@@ -89,20 +89,49 @@ impl Policy {
             return Verdict::Denied(rule);
         }
         for rule in self.rules_at(&cands.allow) {
-            if scope.covers(rule) && rule.constraint.check(req.args, None).is_ok() {
+            if scope.covers(rule)
+                && rule.constraint.check(req.args, None).is_ok()
+                && ungranted(rule, req).is_none()
+            {
                 return Verdict::Allowed(rule);
             }
         }
         Verdict::Default(cands)
     }
 
-    /// The id of the rule that allows `req`, or `None` when it is denied:
-    /// the same verdict as [`Policy::decide`], without building its words.
-    pub(crate) fn allowing_rule(&self, req: &Query<'_, '_>) -> Option<&str> {
+    /// The id of the rule that allows `req` and the top-level arguments it
+    /// types `grant` (each present one uses a grant), or `None` when it is
+    /// denied: the same verdict as [`Policy::decide`], without its words.
+    pub(crate) fn allowing_rule(&self, req: &Query<'_, '_>) -> Option<(&str, &[String])> {
         match self.verdict(req, &mut Scope::new(req)) {
-            Verdict::Allowed(rule) => Some(&rule.id),
+            Verdict::Allowed(rule) => Some((&rule.id, &rule.grant_args)),
             _ => None,
         }
+    }
+
+    /// Whether some payload of the event `name` may be delivered to the
+    /// window at `origin`: no `deliver` deny rule is in scope and an allow
+    /// rule is (its payload constraint aside); always, without `deliver`
+    /// rules.
+    pub(crate) fn delivers_some(&self, window: &str, origin: &str, name: &str) -> bool {
+        if self.deliveries.len() == 0 {
+            return true;
+        }
+        let Some(cands) = self.deliveries.lookup(name) else {
+            return false;
+        };
+        let null = Json::Null;
+        let query = Query {
+            window,
+            origin,
+            kind: MessageKind::Deliver,
+            name,
+            args: &null,
+            grants: None,
+        };
+        let mut scope = Scope::new(&query);
+        !self.rules_at(&cands.deny).any(|r| scope.covers(r))
+            && self.rules_at(&cands.allow).any(|r| scope.covers(r))
     }
 
     pub(crate) fn evaluate(&self, req: &Query<'_, '_>, explain: bool) -> Decision {
@@ -170,6 +199,18 @@ impl Policy {
             if !scope.covers(rule) {
                 continue;
             }
+            if rule.constraint.check(req.args, None).is_ok() {
+                if let Some(arg) = ungranted(rule, req) {
+                    reason.push_str(sep);
+                    reason.push_str(&format!(
+                        "rule `{}`: argument {} is not granted to this window",
+                        rule.id,
+                        quote(arg)
+                    ));
+                    sep = "; ";
+                }
+                continue;
+            }
             let mut trace = Vec::new();
             if let Err(fail) = rule.constraint.check(req.args, Some(&mut trace)) {
                 trace.reverse();
@@ -212,6 +253,16 @@ impl Policy {
         }
         deny(None, reason)
     }
+}
+
+/// The first present `grant` argument of `rule` that no grant of the
+/// sender admits (every one, without grants).
+fn ungranted<'r>(rule: &'r Rule, req: &Query<'_, '_>) -> Option<&'r str> {
+    rule.grant_args.iter().map(String::as_str).find(|arg| {
+        req.args
+            .get(arg)
+            .is_some_and(|value| !req.grants.is_some_and(|g| g.granted(req.name, arg, value)))
+    })
 }
 
 /// An allow decision's words.

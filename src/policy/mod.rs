@@ -43,13 +43,14 @@ mod json;
 mod model;
 mod origin;
 mod path;
+pub mod review;
 
 /// The JSON type name of a value, as the policy language spells it.
-pub(crate) use constraint::type_of;
+pub(crate) use constraint::{json_eq, type_of};
 pub(crate) use decide::allow;
 pub(crate) use origin::same_origin;
 /// Whether Windows reads a path segment as something else than a name.
-pub(crate) use path::windows_form;
+pub(crate) use path::{check_base, windows_form, PathRule};
 
 /// Whether `origin` parses as a request origin (`docs/POLICY.md` section
 /// 7): then it is also a valid `origins` entry that matches it.
@@ -98,19 +99,29 @@ impl<'a> Request<'a> {
             kind: self.kind,
             name: self.name,
             args,
+            grants: None,
         }
     }
 }
 
+/// The host's grants as a decision sees them (`crate::grant`): whether a
+/// live grant admits `value` for `argument` of `command`. A decision
+/// without them (`Policy::decide`) admits no `grant` argument.
+pub(crate) trait Granted {
+    fn granted(&self, command: &str, argument: &str, value: &Json<'_>) -> bool;
+}
+
 /// A request whose arguments are message JSON, borrowed where they lie:
 /// what decisions run on (the gate builds one without copying anything).
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub(crate) struct Query<'r, 'a> {
     pub window: &'r str,
     pub origin: &'r str,
     pub kind: MessageKind,
     pub name: &'r str,
     pub args: &'r Json<'a>,
+    /// The sender's grants, in a gate.
+    pub grants: Option<&'r dyn Granted>,
 }
 
 /// The outcome of a decision, with the rule that made it.
@@ -452,7 +463,7 @@ mod tests {
             };
             let decision = p.decide(&req);
             let json = Json::from_value(&args);
-            let fast = p.allowing_rule(&req.query(&json));
+            let fast = p.allowing_rule(&req.query(&json)).map(|(rule, _)| rule);
             assert_eq!(fast, expected, "{window} {name} {args}");
             assert_eq!(
                 decision.allowed,

@@ -57,7 +57,7 @@ const CONSTRAINT_KEYS: &[&str] = &[
     "comment",
 ];
 const TYPES: &[&str] = &[
-    "string", "integer", "number", "boolean", "null", "array", "object", "path", "any",
+    "string", "integer", "number", "boolean", "null", "array", "object", "path", "any", "grant",
 ];
 
 /// Allow or deny.
@@ -122,6 +122,8 @@ pub(crate) struct Rule {
     pub origins: Option<Vec<OriginPattern>>,
     /// What the args (or payload) must satisfy; unused for deny rules.
     pub constraint: Constraint,
+    /// Top-level arguments typed `grant`: the host's grants decide them.
+    pub grant_args: Vec<String>,
     pub at: Origin,
 }
 
@@ -531,6 +533,7 @@ impl Walker<'_, '_> {
             names,
             windows,
             origins,
+            grant_args: constraint.grant_properties(),
             constraint,
             at: Origin {
                 file: self.file,
@@ -582,6 +585,15 @@ impl Walker<'_, '_> {
                 continue;
             }
             match self.constraint(&m.value, &p) {
+                Some(c) if c.has_nested_grant(key == "args") => {
+                    self.hint(
+                        m.value.pos,
+                        &p,
+                        "type `grant` is allowed only for a top-level argument of a command rule",
+                        "write it as `\"args\": {\"type\": \"object\", \"properties\": {\"NAME\": {\"type\": \"grant\"}}}`",
+                    );
+                    ok = false;
+                }
                 Some(c) if key == "args" && !matches!(c.kind, Kind::Object { .. }) => {
                     self.hint(
                         m.value.pos,
@@ -811,7 +823,11 @@ impl Walker<'_, '_> {
                     m.key_pos,
                     &p,
                     format!("`enum` does not apply to type `{t}`"),
-                    "use type `string` with `enum` for a fixed list of paths",
+                    if t == "grant" {
+                        "the host's grants give the values; drop `enum`"
+                    } else {
+                        "use type `string` with `enum` for a fixed list of paths"
+                    },
                 );
             } else {
                 self.hint(
@@ -828,6 +844,7 @@ impl Walker<'_, '_> {
         }
         let kind = match t {
             "any" => Some(Kind::Any),
+            "grant" => Some(Kind::Grant),
             "null" => Some(Kind::Null),
             "boolean" => Some(Kind::Boolean),
             "string" => self.string_kind(&obj),

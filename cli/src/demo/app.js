@@ -38,6 +38,8 @@
       return out;
     },
     ready: false,
+    // Core events this page received, oldest first (the last 100).
+    received: [],
   };
 
   function call(label, promise) {
@@ -55,6 +57,7 @@
     'btn-greet': function () { return call('greet', isogate.invoke('greet', { name: document.getElementById('name').value })); },
     'btn-add': function () { return call('add', isogate.invoke('add', { a: 2, b: 40 })); },
     'btn-event': function () { return call('emit clicked', isogate.emit('clicked', { button: 'demo' })); },
+    'btn-picked': function () { return call('read_note picked file', isogate.invoke('read_note', { path: '/home/user/picked.txt' }, { timeout: 1500 })); },
     'btn-denied': function () { return call('delete_everything', isogate.invoke('delete_everything', {}, { timeout: 1500 })); },
     'btn-badargs': function () { return call('read_note ../etc/passwd', isogate.invoke('read_note', { path: '/notes/../etc/passwd' }, { timeout: 1500 })); },
     'btn-tamper': function () {
@@ -79,20 +82,23 @@
     document.getElementById(id).addEventListener('click', actions[id]);
   });
 
-  var audit = new EventSource('/audit');
-  // Benchmarks close it: the live audit log is this demo's, not isolation's.
-  window.demo.audit = audit;
-  audit.onmessage = function (m) {
-    var e = JSON.parse(m.data);
-    var text = e.outcome + (e.reason ? ' (' + e.reason + ')' : '') + ' window=' + e.window +
-      (e.name ? ' ' + e.kind + '=' + e.name : '') + (e.rule ? ' rule=' + e.rule : '') +
-      (e.detail ? ' — ' + e.detail : '');
-    show('audit', text, e.outcome);
-  };
-
+  // Core-to-window events (and replies the host pushes later). One stream
+  // per window: when another page opens this window, this one is told and
+  // stops, instead of taking the stream back.
   var events = new EventSource('/events?window=' + encodeURIComponent(windowLabel));
   events.onmessage = function (m) { isogate.deliverEvent(JSON.parse(m.data)); };
-  isogate.listen('clicked-ack', function (payload) { show('results', 'core event clicked-ack ' + JSON.stringify(payload)); });
+  events.addEventListener('reply', function (m) { isogate.deliver(JSON.parse(m.data)); });
+  events.addEventListener('superseded', function () {
+    events.close();
+    document.getElementById('status').textContent = 'another page took over window ' + windowLabel + '; reload to take it back';
+  });
+  ['clicked-ack', 'settings-saved'].forEach(function (name) {
+    isogate.listen(name, function (payload) {
+      window.demo.received.push({ event: name, payload: payload });
+      if (window.demo.received.length > 100) window.demo.received.shift();
+      show('events', name + ' ' + JSON.stringify(payload));
+    });
+  });
 
   fetch('/frame?window=' + encodeURIComponent(windowLabel), { method: 'POST' })
     .then(function (r) { return r.json(); })

@@ -4,19 +4,18 @@
 //! isolation frame, calls the core's transport with forged bytes, and
 //! replays and reorders envelopes. In every case the router is never called
 //! for the bad ones (`/stats` `router_calls`) and the host's audit log
-//! (`/audit.json`) names the reason.
+//! (`/audit.json`) names the reason; both are read from the host-only
+//! console by the test process, never by the page.
 //!
 //! The demo page's CSP is switched off for these tabs (`Page.setBypassCSP`)
 //! so the attacker can run code in the realm of a child frame it creates:
 //! a real attacker finds some way to run script, and these tests must not
 //! lean on the demo's CSP.
 
-use crate::harness::{audit, eval, router_calls, Demo};
+use crate::harness::{audit, eval, http_get, router_calls, Demo};
 use headless_chrome::protocol::cdp::Page;
 use headless_chrome::{Browser, Tab};
 use serde_json::{json, Value};
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -65,8 +64,8 @@ pub fn open_hostile_page(browser: &Browser, demo: &Demo, window: &str) -> Arc<Ta
 }
 
 /// The reasons of the newest `n` audit events, oldest first.
-fn last_reasons(tab: &Tab, n: usize) -> Vec<String> {
-    let log = audit(tab);
+fn last_reasons(demo: &Demo, n: usize) -> Vec<String> {
+    let log = audit(demo);
     let start = log.len().saturating_sub(n);
     log[start..]
         .iter()
@@ -154,7 +153,7 @@ pub fn forged_seal_requests_are_never_sealed(tab: &Tab) {
 /// throws), a cross-origin fetch fails, and the document is served once, so
 /// a second GET, from the page or from anywhere else, gets 404 `gone`.
 /// Run it last on a page: asking for fresh frames retires the page's own.
-pub fn frame_document_is_unreadable(tab: &Tab) {
+pub fn frame_document_is_unreadable(demo: &Demo, tab: &Tab) {
     let result = eval(
         tab,
         r#"(async () => {
@@ -195,7 +194,7 @@ pub fn frame_document_is_unreadable(tab: &Tab) {
     assert_eq!(result["plainDocument"], Value::Null);
     assert_eq!(result["plainWindowDocument"], json!("threw SecurityError"));
     assert_eq!(result["afterFresh"], Value::Null);
-    assert_eq!(last_reasons(tab, 1), ["stale_load"]);
+    assert_eq!(last_reasons(demo, 1), ["stale_load"]);
     for key in ["src", "freshUrl", "plainUrl"] {
         let url = result[key].as_str().expect("frame url");
         let (status, body) = http_get(url);
@@ -206,8 +205,8 @@ pub fn frame_document_is_unreadable(tab: &Tab) {
 /// Forged, unsealed and garbage bytes sent straight to the core's transport
 /// are discarded with the router uncalled; the real envelope they were made
 /// from still works afterwards (forgeries consume nothing).
-pub fn forged_transport_bytes_are_discarded(tab: &Tab) {
-    let calls = router_calls(tab);
+pub fn forged_transport_bytes_are_discarded(demo: &Demo, tab: &Tab) {
+    let calls = router_calls(demo);
     let result = eval(
         tab,
         r#"(async () => {
@@ -240,15 +239,16 @@ pub fn forged_transport_bytes_are_discarded(tab: &Tab) {
         json!([null, null, null, null, null, null, null])
     );
     assert_eq!(result["real"]["result"], json!("Hello, Real!"));
-    assert_eq!(router_calls(tab), calls + 1, "only the real envelope ran");
+    assert_eq!(router_calls(demo), calls + 1, "only the real envelope ran");
     assert_eq!(
-        last_reasons(tab, 8),
+        last_reasons(demo, 8),
         [
             "malformed",
             "bad_tag",
             "bad_tag",
             "bad_tag",
-            "bad_tag",
+            // `?window=evil`: not a window the host opened.
+            "wrong_window",
             "malformed",
             "wrong_window",
             "none"
@@ -259,8 +259,8 @@ pub fn forged_transport_bytes_are_discarded(tab: &Tab) {
 /// Envelopes delivered out of order (within the replay window) are each
 /// accepted once; every replay, and an envelope that fell more than 256
 /// behind before it was sent, is discarded.
-pub fn replays_and_reorders(tab: &Tab) {
-    let calls = router_calls(tab);
+pub fn replays_and_reorders(demo: &Demo, tab: &Tab) {
+    let calls = router_calls(demo);
     let result = eval(
         tab,
         r#"(async () => {
@@ -295,35 +295,8 @@ pub fn replays_and_reorders(tab: &Tab) {
     assert_eq!(result["lastReply"], json!("Hello, New!"));
     assert_eq!(result["oldReply"], Value::Null);
     assert!(result["gap"].as_u64().unwrap() > 256, "{result}");
-    assert_eq!(router_calls(tab), calls + 6);
-    let reasons = last_reasons(tab, 9);
+    assert_eq!(router_calls(demo), calls + 6);
+    let reasons = last_reasons(demo, 9);
     assert_eq!(reasons[..7], ["replay"; 7]);
     assert_eq!(reasons[7..], ["none", "replay"]);
-}
-
-/// A plain HTTP/1.1 GET from outside the browser: (status, body).
-fn http_get(url: &str) -> (u16, String) {
-    let rest = url.strip_prefix("http://").expect("http url");
-    let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-    let mut stream = TcpStream::connect(host).expect("connect");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .expect("timeout");
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
-    )
-    .expect("send");
-    let mut response = String::new();
-    stream.read_to_string(&mut response).expect("read");
-    let status = response
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    (status, body)
 }

@@ -4,7 +4,8 @@
 use headless_chrome::{Browser, LaunchOptions, Tab};
 use serde_json::Value;
 use std::ffi::OsStr;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -27,7 +28,10 @@ pub fn chromium_available() -> bool {
 
 pub struct Demo {
     child: Child,
+    /// The page's URL (the demo's first line).
     pub url: String,
+    /// The host-only audit console's URL (its second line).
+    pub console: String,
 }
 
 impl Drop for Demo {
@@ -55,6 +59,10 @@ pub fn start_demo_with(args: &[&str]) -> Demo {
     let mut line = String::new();
     let mut reader = BufReader::new(stdout);
     reader.read_line(&mut line).expect("demo prints its URL");
+    let mut console = String::new();
+    reader
+        .read_line(&mut console)
+        .expect("demo prints its console's URL");
     // Keep reading: a closed pipe would make the demo's next println panic.
     std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
     let url = line.trim().to_owned();
@@ -62,7 +70,16 @@ pub fn start_demo_with(args: &[&str]) -> Demo {
         url.starts_with("http://127.0.0.1:"),
         "first line is the URL, got {url:?}"
     );
-    Demo { child, url }
+    let console = console.trim().to_owned();
+    assert!(
+        console.starts_with("http://127.0.0.1:") && console != url,
+        "second line is the console's URL, got {console:?}"
+    );
+    Demo {
+        child,
+        url,
+        console,
+    }
 }
 
 pub fn launch_browser() -> Browser {
@@ -127,24 +144,71 @@ pub fn open_page(browser: &Browser, demo: &Demo, window: &str) -> Arc<Tab> {
     tab
 }
 
-/// The demo host's counters.
-pub fn stats(tab: &Tab) -> Value {
-    eval(tab, "fetch('/stats').then(r => r.json())")
+/// The demo host's counters, read from its console by the test process
+/// (the page cannot read them).
+pub fn stats(demo: &Demo) -> Value {
+    let (status, body) = http_get(&format!("{}stats", demo.console));
+    assert_eq!(status, 200, "console /stats: {body}");
+    serde_json::from_str(&body).expect("stats JSON")
 }
 
-pub fn router_calls(tab: &Tab) -> u64 {
-    stats(tab)["router_calls"].as_u64().expect("router_calls")
+pub fn router_calls(demo: &Demo) -> u64 {
+    stats(demo)["router_calls"].as_u64().expect("router_calls")
 }
 
-/// The demo host's audit log, oldest first.
-pub fn audit(tab: &Tab) -> Vec<Value> {
-    match eval(tab, "fetch('/audit.json').then(r => r.json())") {
-        Value::Array(items) => items,
+/// The demo host's audit log, oldest first, from its console.
+pub fn audit(demo: &Demo) -> Vec<Value> {
+    let (status, body) = http_get(&format!("{}audit.json", demo.console));
+    assert_eq!(status, 200, "console /audit.json: {body}");
+    match serde_json::from_str(&body) {
+        Ok(Value::Array(items)) => items,
         other => panic!("audit log: {other:?}"),
     }
 }
 
 /// The newest audit event.
-pub fn last_audit(tab: &Tab) -> Value {
-    audit(tab).pop().expect("an audit event")
+pub fn last_audit(demo: &Demo) -> Value {
+    audit(demo).pop().expect("an audit event")
+}
+
+/// A plain HTTP/1.1 GET from outside the browser: (status, body).
+pub fn http_get(url: &str) -> (u16, String) {
+    http_request("GET", url)
+}
+
+/// A plain HTTP/1.1 POST without a body and without `Origin`, from
+/// outside the browser (as the host's user or a tool would): (status, body).
+pub fn http_post(url: &str) -> (u16, String) {
+    http_request("POST", url)
+}
+
+fn http_request(method: &str, url: &str) -> (u16, String) {
+    let rest = url.strip_prefix("http://").expect("http url");
+    let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let mut stream = TcpStream::connect(host).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let length = if method == "POST" {
+        "Content-Length: 0\r\n"
+    } else {
+        ""
+    };
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\n{length}Connection: close\r\n\r\n"
+    )
+    .expect("send");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("read");
+    let status = response
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
 }

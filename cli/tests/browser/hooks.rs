@@ -38,8 +38,8 @@ pub fn throwing_hook_script_seals_nothing(browser: &Browser) {
         result,
         json!({"call": "isogate: timeout", "fromFrame": [], "ready": false})
     );
-    assert_eq!(router_calls(&tab), 0);
-    assert!(audit(&tab).is_empty(), "nothing reached the core");
+    assert_eq!(router_calls(&demo), 0);
+    assert!(audit(&demo).is_empty(), "nothing reached the core");
 }
 
 /// A hook that works: allowed calls go through, the one it refuses is
@@ -56,6 +56,6 @@ pub fn good_hook_still_works(browser: &Browser) {
         "isogate.invoke('greet', {name: 'Mallory'}, {timeout: 1000}).then(() => 'resolved', e => (e && e.message) || String(e))",
     );
     assert_eq!(refused, json!("isogate: timeout"));
-    assert_eq!(router_calls(&tab), 1);
-    assert_eq!(audit(&tab).len(), 1, "only Ada's call reached the core");
+    assert_eq!(router_calls(&demo), 1);
+    assert_eq!(audit(&demo).len(), 1, "only Ada's call reached the core");
 }

@@ -1,18 +1,17 @@
 //! isogate in a real desktop webview: wry + tao on WebKitGTK, the engine
-//! Tauri uses on Linux.
+//! Tauri uses on Linux, wired with the `isogate-wry` helper.
 //!
-//! - The app page is served by the `isogate-app` custom protocol
-//!   (`isogate-app://localhost/`), the isolation frame by `isogate-frame`
-//!   (`isogate-frame://localhost/frame/<one-shot token>`): two origins, so
-//!   the page cannot read the frame or its key.
-//! - Each page load renders a fresh frame document (a new frame load, which
-//!   retires the older ones), served once with the headers of
-//!   [`FrameDocument::headers`].
-//! - The page posts sealed envelopes as base64url text over wry's IPC
-//!   (`window.ipc.postMessage`); the handler feeds them to
-//!   [`Gate::handle_text`] with the window label and the origin of the URL
-//!   the IPC request reports; replies go back with
-//!   `evaluate_script("isogate.deliver(<reply>)")`.
+//! - The helper serves the app page's assets (this file's [`assets`]) on
+//!   the `isogate-app` scheme (`isogate-app://localhost/`) and the isolation
+//!   frame on `isogate-frame` (`isogate-frame://localhost/frame/<one-shot
+//!   token>`): two origins, so the page cannot read the frame or its key.
+//! - Each page load (the page's `<script src="isogate.js">`) renders a
+//!   fresh frame document, served once with the headers of
+//!   `FrameDocument::headers`.
+//! - The page posts sealed envelopes as base64url text over wry's IPC; the
+//!   helper feeds them to the host with the webview's label as the window
+//!   and the origin of the URL the IPC request reports; replies and events
+//!   come back through the host's bounded queues and `evaluate_script`.
 //! - The frame runs the app's isolation hook, a file written for Tauri's
 //!   `window.__TAURI_ISOLATION_HOOK__`, unchanged.
 //! - Audit events go to stderr as JSON lines ([`json_lines_sink`]).
@@ -24,30 +23,27 @@
 
 use isogate::router::Table;
 use isogate::{
-    frame, json_lines_sink, AuditEvent, CounterSnapshot, DiscardReason, FrameDocument, Gate,
-    LaunchKey, Outcome, Policy, PolicySource, Sender,
+    json_lines_sink, AuditEvent, CounterSnapshot, DiscardReason, Gate, Grant, GrantValue, Host,
+    LaunchKey, Outcome, Policy, PolicySource,
 };
+use isogate_wry::{respond, AppResponse, IsogateWry, Options as WryOptions};
 use serde_json::{json, Value};
-use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 use tao::event::{Event, WindowEvent};
-use tao::event_loop::{ControlFlow, EventLoopBuilder};
+use tao::event_loop::{ControlFlow, EventLoopBuilder, EventLoopProxy};
 use tao::window::WindowBuilder;
-use wry::http::header::{HeaderName, HeaderValue};
-use wry::http::{Request, Response, StatusCode};
+use wry::http::{Request, StatusCode};
 use wry::{PageLoadEvent, WebViewBuilder};
 
-const APP_SCHEME: &str = "isogate-app";
-const FRAME_SCHEME: &str = "isogate-frame";
 /// The app page's origin exactly as WebKitGTK reports it, both as the page's
-/// `location.origin` and in the URL of IPC requests: scheme, `://`, host; no
-/// port, no trailing slash. The frame is rendered for this origin and the
-/// policy's `origins` name it.
+/// `location.origin` and in the URL of IPC requests (`IsogateWry::app_origin`
+/// computes it per platform). The policy's `origins` name it.
 const APP_ORIGIN: &str = "isogate-app://localhost";
-const FRAME_ORIGIN: &str = "isogate-frame://localhost";
+/// The self-test's probes: a third custom scheme, never the frame's.
+const PROBE_SCHEME: &str = "isogate-probe";
 const WINDOW: &str = "main";
 const POLICY: &str = include_str!("../policy.json");
 const INDEX_HTML: &str = include_str!("page/index.html");
@@ -55,21 +51,17 @@ const APP_JS: &str = include_str!("page/app.js");
 const APP_CSS: &str = include_str!("page/app.css");
 /// The app's isolation hook, written for Tauri and used unchanged.
 const TAURI_HOOK: &str = include_str!("page/tauri-hook.js");
-/// Frame documents rendered but not yet fetched; older ones are dropped.
-const MAX_PENDING_FRAMES: usize = 8;
 const MAX_KEPT_AUDIT_EVENTS: usize = 256;
 /// The self-test fails if it has not finished by then.
 const SELF_TEST_DEADLINE: Duration = Duration::from_secs(60);
 
 enum UserEvent {
-    /// A message the page posted over `window.ipc`, and the URL wry reports
-    /// for it (the top-level page's URL on Linux).
-    Ipc {
-        url: String,
-        text: String,
-    },
+    /// Replies or events wait for the window (the helper's wake).
+    Deliver,
     PageLoaded,
     PageOrigin(String),
+    /// The self-test page sent its report (through the gate).
+    Report,
 }
 
 /// What the host observes, for the self-test's verdict.
@@ -77,10 +69,11 @@ enum UserEvent {
 struct Observed {
     greet_calls: AtomicU64,
     forbidden_calls: AtomicU64,
+    read_calls: AtomicU64,
+    /// Whether `host.emit` refused the event the policy does not deliver.
+    balance_withheld: std::sync::atomic::AtomicBool,
     audit: Mutex<VecDeque<AuditEvent>>,
     report: Mutex<Option<Value>>,
-    page_origin: Mutex<Option<String>>,
-    ipc_origins: Mutex<Vec<String>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -91,6 +84,14 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 struct GreetArgs {
     name: String,
 }
+
+#[derive(serde::Deserialize)]
+struct ReadArgs {
+    path: String,
+}
+
+/// The file the self-test "picks" (a stand-in for a native file dialog).
+const PICKED: &str = "/home/user/picked.txt";
 
 struct Options {
     self_test: bool,
@@ -141,10 +142,16 @@ fn main() {
 fn router(observed: &Arc<Observed>) -> Table {
     let greets = Arc::clone(observed);
     let forbidden = Arc::clone(observed);
+    let reads = Arc::clone(observed);
     Table::new()
         .typed("greet", move |args: GreetArgs, _call| {
             greets.greet_calls.fetch_add(1, Ordering::SeqCst);
             Ok::<_, String>(format!("Hello, {}!", args.name))
+        })
+        .typed("read_file", move |args: ReadArgs, _call| {
+            // The app's own file reading; the self-test's file is a stand-in.
+            reads.read_calls.fetch_add(1, Ordering::SeqCst);
+            Ok::<_, String>(format!("contents of {}", args.path))
         })
         .command("delete_everything", move |_call| {
             // Never reached: the policy allows no such command.
@@ -153,7 +160,11 @@ fn router(observed: &Arc<Observed>) -> Table {
         })
 }
 
-fn build_gate(observed: &Arc<Observed>, options: &Options) -> Result<Gate<Table>, String> {
+fn build_gate(
+    observed: &Arc<Observed>,
+    options: &Options,
+    proxy: EventLoopProxy<UserEvent>,
+) -> Result<Gate<Table>, String> {
     let policy = Policy::load(&[PolicySource {
         name: "examples/wry-app/policy.json",
         text: POLICY,
@@ -174,6 +185,7 @@ fn build_gate(observed: &Arc<Observed>, options: &Options) -> Result<Gate<Table>
         })
         .with_listener("self-test-report", move |event| {
             *lock(&report.report) = Some(event.payload.to_value());
+            let _ = proxy.send_event(UserEvent::Report);
         });
     match &options.learn {
         #[cfg(debug_assertions)]
@@ -192,176 +204,43 @@ fn build_gate(observed: &Arc<Observed>, options: &Options) -> Result<Gate<Table>
     }
 }
 
-type Frames = Mutex<VecDeque<(String, FrameDocument)>>;
-
-fn respond(
-    status: StatusCode,
-    headers: &[(&str, String)],
-    body: impl Into<Cow<'static, [u8]>>,
-) -> Response<Cow<'static, [u8]>> {
-    let mut response = Response::new(body.into());
-    *response.status_mut() = status;
-    for (name, value) in headers {
-        if let (Ok(name), Ok(value)) = (
-            HeaderName::from_bytes(name.as_bytes()),
-            HeaderValue::from_str(value),
-        ) {
-            response.headers_mut().insert(name, value);
-        }
-    }
-    response
-}
-
-fn not_found() -> Response<Cow<'static, [u8]>> {
-    respond(
-        StatusCode::NOT_FOUND,
-        &[("Content-Type", "text/plain".into())],
-        &b"not found"[..],
-    )
-}
-
-fn token() -> String {
-    (0..16)
-        .map(|_| format!("{:02x}", rand::random::<u8>()))
-        .collect()
-}
-
-/// The `isogate-app` protocol: the page, its scripts, and on every page load
-/// a fresh isolation frame for it.
-fn serve_app(
-    gate: &Gate<Table>,
-    frames: &Frames,
-    self_test: bool,
-    request: &Request<Vec<u8>>,
-) -> Response<Cow<'static, [u8]>> {
-    let script = |text: &'static str| {
-        respond(
-            StatusCode::OK,
-            &[("Content-Type", "text/javascript".into())],
-            text.as_bytes(),
-        )
-    };
-    match request.uri().path() {
+/// The app's page, its script and its style sheet (the helper serves the
+/// isogate script itself). `csp` is the page's Content-Security-Policy.
+fn assets(request: &Request<Vec<u8>>, self_test: bool, csp: &str) -> Option<AppResponse> {
+    let (content_type, body): (&str, Vec<u8>) = match request.uri().path() {
         "/" => {
-            let doc = match gate.render_frame(WINDOW, APP_ORIGIN, Some(TAURI_HOOK)) {
-                Ok(doc) => doc,
-                Err(e) => {
-                    eprintln!("wry-app: cannot render the isolation frame: {e}");
-                    return respond(StatusCode::INTERNAL_SERVER_ERROR, &[], &[][..]);
-                }
-            };
-            let token = token();
-            {
-                let mut frames = lock(frames);
-                if frames.len() >= MAX_PENDING_FRAMES {
-                    frames.pop_front();
-                }
-                frames.push_back((token.clone(), doc));
-            }
-            let html = INDEX_HTML
-                .replace("{{FRAME_URL}}", &format!("{FRAME_ORIGIN}/frame/{token}"))
-                .replace("{{MODE}}", if self_test { "self-test" } else { "app" });
-            // The self-test page also tries to read a frame-origin document,
-            // so it may connect there; the app page may not.
-            let connect = if self_test { FRAME_ORIGIN } else { "'none'" };
-            let csp = format!(
-                "default-src 'none'; script-src 'self'; style-src 'self'; frame-src {FRAME_ORIGIN}; \
-                 connect-src {connect}; base-uri 'none'; form-action 'none'"
-            );
-            respond(
-                StatusCode::OK,
-                &[
-                    ("Content-Type", "text/html; charset=utf-8".into()),
-                    ("Content-Security-Policy", csp),
-                    ("Cache-Control", "no-store".into()),
-                ],
-                html.into_bytes(),
+            let mode = if self_test { "self-test" } else { "app" };
+            (
+                "text/html; charset=utf-8",
+                INDEX_HTML.replace("{{MODE}}", mode).into_bytes(),
             )
         }
-        "/isogate-shim.js" => script(frame::SHIM_SCRIPT),
-        "/app.js" => script(APP_JS),
-        "/app.css" => respond(
-            StatusCode::OK,
-            &[("Content-Type", "text/css".into())],
-            APP_CSS.as_bytes(),
-        ),
-        _ => not_found(),
-    }
-}
-
-/// The `isogate-frame` protocol: each rendered frame document exactly once.
-fn serve_frame(
-    frames: &Frames,
-    self_test: bool,
-    request: &Request<Vec<u8>>,
-) -> Response<Cow<'static, [u8]>> {
-    let path = request.uri().path();
-    if let Some(token) = path.strip_prefix("/frame/") {
-        let doc = {
-            let mut frames = lock(frames);
-            let found = frames.iter().position(|(t, _)| t == token);
-            found.and_then(|i| frames.remove(i))
-        };
-        return match doc {
-            // Moved, not copied, into the response (`FrameDocument` wipes what is left).
-            Some((_, mut doc)) => {
-                let html = std::mem::take(&mut doc.html);
-                respond(StatusCode::OK, &doc.headers(), html.into_bytes())
-            }
-            None => not_found(),
-        };
-    }
-    if !self_test {
-        return not_found();
-    }
-    // Probes for the self-test: which response headers WebKitGTK applies to
-    // custom-protocol documents.
-    const PROBE: &str = "<!doctype html><script>parent.postMessage('isogate-probe', '*')</script>";
-    let html = ("Content-Type", "text/html; charset=utf-8".to_owned());
-    match path {
-        "/probe/secret" => respond(
-            StatusCode::OK,
-            &[
-                ("Content-Type", "text/plain".into()),
-                ("Cross-Origin-Resource-Policy", "same-origin".into()),
-            ],
-            &b"a frame-origin secret"[..],
-        ),
-        "/probe/sandbox" => respond(
-            StatusCode::OK,
-            &[
-                html,
-                ("Content-Security-Policy", "sandbox allow-scripts".into()),
-            ],
-            PROBE.as_bytes(),
-        ),
-        "/probe/frame-ancestors" => respond(
-            StatusCode::OK,
-            &[
-                html,
-                ("Content-Security-Policy", "frame-ancestors 'none'".into()),
-            ],
-            PROBE.as_bytes(),
-        ),
-        _ => not_found(),
-    }
-}
-
-/// `scheme://host[:port]` of a URL, the port only when not the scheme's
-/// default (`docs/WIRE.md` §2).
-fn origin_of(url: &str) -> Option<String> {
-    let uri: wry::http::Uri = url.parse().ok()?;
-    let scheme = uri.scheme_str()?.to_ascii_lowercase();
-    let host = uri.host()?.to_ascii_lowercase();
-    let default_port = match scheme.as_str() {
-        "http" => Some(80),
-        "https" => Some(443),
-        _ => None,
+        "/app.js" => ("text/javascript", APP_JS.as_bytes().to_vec()),
+        "/app.css" => ("text/css", APP_CSS.as_bytes().to_vec()),
+        _ => return None,
     };
-    Some(match uri.port_u16() {
-        Some(port) if Some(port) != default_port => format!("{scheme}://{host}:{port}"),
-        _ => format!("{scheme}://{host}"),
-    })
+    let headers = [
+        ("Content-Type", content_type.to_owned()),
+        ("Content-Security-Policy", csp.to_owned()),
+        ("Cache-Control", "no-store".to_owned()),
+    ];
+    Some(respond(StatusCode::OK, &headers, body))
+}
+
+/// The self-test's probes, on a custom scheme of their own: which response
+/// headers WebKitGTK applies to custom-protocol documents.
+fn serve_probe(request: &Request<Vec<u8>>) -> AppResponse {
+    const PROBE: &str = "<!doctype html><script>parent.postMessage('isogate-probe', '*')</script>";
+    let csp = match request.uri().path() {
+        "/sandbox" => "sandbox allow-scripts",
+        "/frame-ancestors" => "frame-ancestors 'none'",
+        _ => return isogate_wry::not_found(),
+    };
+    let headers = [
+        ("Content-Type", "text/html; charset=utf-8".to_owned()),
+        ("Content-Security-Policy", csp.to_owned()),
+    ];
+    respond(StatusCode::OK, &headers, PROBE.as_bytes())
 }
 
 fn run(options: Options) -> Result<(), String> {
@@ -376,41 +255,56 @@ fn run(options: Options) -> Result<(), String> {
             std::process::exit(1);
         });
     }
-    let observed = Arc::new(Observed::default());
-    let gate = Arc::new(build_gate(&observed, &options)?);
-    let frames: Arc<Frames> = Arc::new(Mutex::new(VecDeque::new()));
     let self_test = options.self_test;
-
+    let observed = Arc::new(Observed::default());
     let event_loop = EventLoopBuilder::<UserEvent>::with_user_event().build();
+    let gate = build_gate(&observed, &options, event_loop.create_proxy())?;
+    let host = Arc::new(Host::new(gate));
+
+    // isogate: the helper, woken through the event loop to deliver replies.
+    let wake = event_loop.create_proxy();
+    let wry_options = WryOptions {
+        hook: Some(TAURI_HOOK.into()),
+        ..WryOptions::default()
+    };
+    let isogate = IsogateWry::new(Arc::clone(&host), wry_options, move |_label| {
+        let _ = wake.send_event(UserEvent::Deliver);
+    })
+    .map_err(|e| e.to_string())?;
+    // The self-test page also tries to read a frame-origin document (so it
+    // may connect there) and frames its probes; the app page may not.
+    let (frame_origin, probe_origin) = (
+        isogate.frame_origin(),
+        format!("{PROBE_SCHEME}://localhost"),
+    );
+    let csp = if self_test {
+        format!(
+            "default-src 'none'; script-src 'self'; style-src 'self'; frame-src {frame_origin} {probe_origin}; \
+             connect-src {frame_origin}; base-uri 'none'; form-action 'none'"
+        )
+    } else {
+        isogate.page_csp()
+    };
+
     let window = WindowBuilder::new()
         .with_title("isogate in wry")
         .build(&event_loop)
         .map_err(|e| format!("cannot open a window: {e}"))?;
-
-    let (app_gate, app_frames) = (Arc::clone(&gate), Arc::clone(&frames));
-    let frame_frames = Arc::clone(&frames);
-    let ipc_proxy = event_loop.create_proxy();
     let load_proxy = event_loop.create_proxy();
-    let builder = WebViewBuilder::new()
-        .with_custom_protocol(APP_SCHEME.into(), move |_id, request| {
-            serve_app(&app_gate, &app_frames, self_test, &request)
+    let mut builder = isogate
+        .attach(WebViewBuilder::new(), WINDOW, move |request| {
+            assets(request, self_test, &csp)
         })
-        .with_custom_protocol(FRAME_SCHEME.into(), move |_id, request| {
-            serve_frame(&frame_frames, self_test, &request)
-        })
-        .with_ipc_handler(move |request: Request<String>| {
-            let url = request.uri().to_string();
-            let _ = ipc_proxy.send_event(UserEvent::Ipc {
-                url,
-                text: request.into_body(),
-            });
-        })
+        .map_err(|e| e.to_string())?
         .with_on_page_load_handler(move |event, _url| {
             if matches!(event, PageLoadEvent::Finished) {
                 let _ = load_proxy.send_event(UserEvent::PageLoaded);
             }
-        })
-        .with_url(format!("{APP_ORIGIN}/"));
+        });
+    if self_test {
+        builder =
+            builder.with_custom_protocol(PROBE_SCHEME.into(), |_id, request| serve_probe(&request));
+    }
     let webview = {
         use tao::platform::unix::WindowExtUnix;
         use wry::WebViewBuilderExtUnix;
@@ -422,7 +316,9 @@ fn run(options: Options) -> Result<(), String> {
             .map_err(|e| format!("cannot create the webview: {e}"))?
     };
     eprintln!(
-        "wry-app: window `{WINDOW}` loads {APP_ORIGIN}/, isolation frame origin {FRAME_ORIGIN}; audit events follow as JSON lines"
+        "wry-app: window `{WINDOW}` loads {}/, isolation frame origin {}; audit events follow as JSON lines",
+        isogate.app_origin(),
+        isogate.frame_origin()
     );
 
     let origin_proxy = event_loop.create_proxy();
@@ -430,56 +326,56 @@ fn run(options: Options) -> Result<(), String> {
         *control_flow = ControlFlow::Wait;
         let _keep_window_alive = &window;
         match event {
+            Event::UserEvent(UserEvent::Deliver) => {
+                if let Err(e) = isogate.deliver(&webview) {
+                    eprintln!("wry-app: cannot deliver to the page: {e}");
+                }
+            }
             Event::UserEvent(UserEvent::PageLoaded) => {
                 let proxy = origin_proxy.clone();
                 let _ = webview.evaluate_script_with_callback("location.origin", move |result| {
                     let origin = serde_json::from_str::<String>(&result).unwrap_or(result);
                     let _ = proxy.send_event(UserEvent::PageOrigin(origin));
                 });
+                if self_test {
+                    // The user picked a file: this page load may read it once.
+                    let picked = Grant {
+                        command: "read_file".into(),
+                        argument: "path".into(),
+                        value: GrantValue::Exact(json!(PICKED)),
+                        uses: 1,
+                        ttl: Duration::from_secs(60),
+                    };
+                    if let Err(e) = host.grant(WINDOW, picked) {
+                        eprintln!("wry-app: cannot grant the picked file: {e}");
+                    }
+                    // An event the policy delivers only to a `wallet` window.
+                    let withheld = !host.emit(WINDOW, "wallet-balance", &json!({"sats": 21}));
+                    observed.balance_withheld.store(withheld, Ordering::SeqCst);
+                    // A core-to-window event, for the self-test page to receive.
+                    host.emit(WINDOW, "self-test-hello", &json!({"from": "the core"}));
+                }
             }
             Event::UserEvent(UserEvent::PageOrigin(origin)) => {
                 eprintln!("wry-app: WebKitGTK reports the page's location.origin as {origin:?}");
-                *lock(&observed.page_origin) = Some(origin);
             }
-            Event::UserEvent(UserEvent::Ipc { url, text }) => {
-                let origin = origin_of(&url).unwrap_or_default();
-                {
-                    let mut seen = lock(&observed.ipc_origins);
-                    if !seen.contains(&origin) {
-                        eprintln!(
-                            "wry-app: IPC requests report the URL {url:?}, origin {origin:?}"
-                        );
-                        seen.push(origin.clone());
-                    }
-                }
-                let sender = Sender {
-                    window: WINDOW,
-                    origin: &origin,
-                };
-                if let Some(reply) = gate.handle_text(sender, &text) {
-                    let script = format!("isogate.deliver({})", reply.to_json());
-                    if let Err(e) = webview.evaluate_script(&script) {
-                        eprintln!("wry-app: cannot deliver a reply: {e}");
-                    }
-                }
-                if self_test {
-                    let report = lock(&observed.report).take();
-                    if let Some(report) = report {
-                        let passed = verdict(&report, &observed, &gate.counters());
-                        println!(
-                            "self-test: {} in {:.1} s",
-                            if passed { "passed" } else { "FAILED" },
-                            started.elapsed().as_secs_f64()
-                        );
-                        *control_flow = ControlFlow::ExitWithCode(if passed { 0 } else { 1 });
-                    }
+            Event::UserEvent(UserEvent::Report) if self_test => {
+                let report = lock(&observed.report).take();
+                if let Some(report) = report {
+                    let passed = verdict(&report, &observed, &host);
+                    println!(
+                        "self-test: {} in {:.1} s",
+                        if passed { "passed" } else { "FAILED" },
+                        started.elapsed().as_secs_f64()
+                    );
+                    *control_flow = ControlFlow::ExitWithCode(if passed { 0 } else { 1 });
                 }
             }
             Event::WindowEvent {
                 event: WindowEvent::CloseRequested,
                 ..
             } => {
-                gate.close_window(WINDOW);
+                isogate.close(WINDOW);
                 *control_flow = ControlFlow::Exit;
             }
             _ => {}
@@ -488,7 +384,8 @@ fn run(options: Options) -> Result<(), String> {
 }
 
 /// Prints every check and says whether all passed.
-fn verdict(report: &Value, observed: &Observed, counters: &CounterSnapshot) -> bool {
+fn verdict(report: &Value, observed: &Observed, host: &Host<Table>) -> bool {
+    let counters: CounterSnapshot = host.gate().counters();
     let mut passed = true;
     let mut check = |name: &str, ok: bool, detail: String| {
         println!(
@@ -512,7 +409,14 @@ fn verdict(report: &Value, observed: &Observed, counters: &CounterSnapshot) -> b
         page_origin == APP_ORIGIN,
         format!("{page_origin:?}"),
     );
-    let ipc_origins = lock(&observed.ipc_origins).clone();
+    // The helper takes each message's sender origin from its IPC request's
+    // URL; the audit events record it.
+    let mut ipc_origins: Vec<String> = Vec::new();
+    for event in lock(&observed.audit).iter() {
+        if !ipc_origins.contains(&event.origin) {
+            ipc_origins.push(event.origin.clone());
+        }
+    }
     check(
         "IPC requests report that origin too",
         ipc_origins == [APP_ORIGIN],
@@ -523,6 +427,33 @@ fn verdict(report: &Value, observed: &Observed, counters: &CounterSnapshot) -> b
         "the router ran `greet` twice (the call and the first copy of the replayed envelope)",
         greets == 2,
         format!("{greets} calls"),
+    );
+    let reads = observed.read_calls.load(Ordering::SeqCst);
+    check(
+        "the router read the granted file once, and nothing else",
+        reads == 1,
+        format!("{reads} calls"),
+    );
+    let grant_used = lock(&observed.audit).iter().any(|e| {
+        e.outcome == Outcome::Dispatched
+            && e.name.as_deref() == Some("read_file")
+            && e.grant.is_some()
+    });
+    check(
+        "the dispatch of `read_file` names the grant it used",
+        grant_used,
+        grant_used.to_string(),
+    );
+    let withheld = observed.balance_withheld.load(Ordering::SeqCst);
+    let dropped_event = lock(&observed.audit).iter().any(|e| {
+        e.outcome == Outcome::Dropped
+            && e.reason == Some(DiscardReason::Denied)
+            && e.name.as_deref() == Some("wallet-balance")
+    });
+    check(
+        "egress: `wallet-balance` is not delivered to `main`, and audited",
+        withheld && dropped_event,
+        format!("emit refused: {withheld}, audited: {dropped_event}"),
     );
     let forbidden = observed.forbidden_calls.load(Ordering::SeqCst);
     check(
@@ -541,7 +472,8 @@ fn verdict(report: &Value, observed: &Observed, counters: &CounterSnapshot) -> b
         denied_event.to_string(),
     );
     let expected = [
-        (DiscardReason::Denied, 2),
+        // `delete_everything`, the long name, the used-up and the other file.
+        (DiscardReason::Denied, 4),
         (DiscardReason::Replay, 1),
         (DiscardReason::BadTag, 1),
         (DiscardReason::Malformed, 1),
@@ -556,16 +488,28 @@ fn verdict(report: &Value, observed: &Observed, counters: &CounterSnapshot) -> b
     }
     let expected_total: u64 = expected.iter().map(|(_, n)| n).sum();
     check(
-        "counters: no other discards, 2 dispatched, 1 delivered",
+        "counters: no other discards, 3 dispatched, 1 delivered, 1 dropped",
         counters.discarded_total() == expected_total
-            && counters.dispatched == 2
-            && counters.delivered == 1,
+            && counters.dispatched == 3
+            && counters.delivered == 1
+            && counters.dropped == 1,
         format!(
-            "{} discarded, {} dispatched, {} delivered",
+            "{} discarded, {} dispatched, {} delivered, {} dropped",
             counters.discarded_total(),
             counters.dispatched,
-            counters.delivered
+            counters.delivered,
+            counters.dropped
         ),
+    );
+    let host_counters = host.counters();
+    check(
+        "host: one frame rendered and served once, one event withheld, nothing from an unknown window",
+        host_counters.frames_issued == 1
+            && host_counters.frames_served == 1
+            && host_counters.frames_unused == 0
+            && host_counters.dropped == 1
+            && host_counters.unknown_window == 0,
+        format!("{host_counters:?}"),
     );
     passed
 }

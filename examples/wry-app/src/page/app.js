@@ -3,9 +3,15 @@
 // the self-test show.
 'use strict';
 (function () {
-  var body = document.body;
-  var frameUrl = body.dataset.frameUrl;
-  var selfTest = body.dataset.mode === 'self-test';
+  var selfTest = document.body.dataset.mode === 'self-test';
+  // A core-to-window event the host sends once the page has loaded.
+  var hello = selfTest && new Promise(function (resolve) {
+    isogate.listen('self-test-hello', resolve);
+  });
+  // An event the core tries to send here, which the policy delivers only to
+  // a `wallet` window: it must never arrive.
+  var balance = null;
+  if (selfTest) isogate.listen('wallet-balance', function (payload) { balance = payload; });
 
   function toBase64url(bytes) {
     var s = '';
@@ -15,12 +21,10 @@
     return btoa(s).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
   }
 
-  // The transport: wry's IPC carries strings only, so envelopes travel as
-  // base64url text. Replies come back later through isogate.deliver(),
-  // which the host calls with evaluate_script, so send() returns null.
+  // What an attacker's script can do: post any envelope over wry's IPC
+  // (isogate.js's own transport does the same for real calls).
   function send(envelope) {
     window.ipc.postMessage(toBase64url(envelope));
-    return null;
   }
 
   function log(text, bad) {
@@ -91,7 +95,7 @@
       window.addEventListener('message', onMessage);
       setTimeout(function () { finish('no message'); }, ms);
       iframe.style.display = 'none';
-      iframe.src = 'isogate-frame://localhost/probe/' + path;
+      iframe.src = 'isogate-probe://localhost/' + path;
       document.body.appendChild(iframe);
     });
   }
@@ -127,9 +131,30 @@
       return isogate.invoke('greet', { name: 'Mallory' }, { timeout: 1500 }).then(
         function (r) { check('the Tauri isolation hook runs unchanged in the frame', false, 'got ' + JSON.stringify(r)); },
         function (e) { check('the Tauri isolation hook runs unchanged in the frame', e instanceof Error && e.message === 'isogate: timeout', describe(e)); });
+    }).then(function () {
+      return Promise.race([hello, new Promise(function (resolve) { setTimeout(resolve, 3000, 'no event'); })]).then(
+        function (payload) { check('a core-to-window event arrives', payload && payload.from === 'the core', JSON.stringify(payload)); });
+    }).then(function () {
+      // The host granted this page load one read of the file the user
+      // picked (before it sent the greeting above).
+      return isogate.invoke('read_file', { path: '/home/user/picked.txt' }).then(
+        function (r) { check('grant: the picked file can be read', r === 'contents of /home/user/picked.txt', JSON.stringify(r)); },
+        function (e) { check('grant: the picked file can be read', false, describe(e)); });
+    }).then(function () {
+      return isogate.invoke('read_file', { path: '/home/user/picked.txt' }, { timeout: 1500 }).then(
+        function (r) { check('grant: only once', false, 'got ' + JSON.stringify(r)); },
+        function (e) { check('grant: only once', e instanceof Error && e.message === 'isogate: timeout', describe(e)); });
+    }).then(function () {
+      return isogate.invoke('read_file', { path: '/home/user/.ssh/id_ed25519' }, { timeout: 1500 }).then(
+        function (r) { check('grant: no other file', false, 'got ' + JSON.stringify(r)); },
+        function (e) { check('grant: no other file', e instanceof Error && e.message === 'isogate: timeout', describe(e)); });
+    }).then(function () {
+      check('egress: an event the policy does not deliver here never arrives', balance === null, JSON.stringify(balance));
     }).then(attackEnvelopes).then(function () {
-      // The page tries to read a document of the frame origin.
-      return fetch('isogate-frame://localhost/probe/secret').then(
+      // The page tries to read a document of the frame origin: its own
+      // frame's URL (the token is spent; the document there is refused
+      // to the page either way).
+      return fetch(isolation.src).then(
         function (r) { return r.text().then(function (t) { return 'read ' + t.length + ' bytes'; }); },
         function (e) { return 'refused (' + describe(e) + ')'; });
     }).then(function (outcome) {
@@ -144,5 +169,6 @@
     });
   }
 
-  isogate.init({ frameUrl: frameUrl, send: send }).then(selfTest ? runSelfTest : interactive);
+  // isogate.js knows this page load's frame URL and wry's IPC transport.
+  isogate.init().then(selfTest ? runSelfTest : interactive);
 })();
