@@ -350,6 +350,14 @@ fn serve_ipc<R: Runtime>(
     let Some(dispatch) = transport::dispatch_of(call) else {
         return discard(responder, Some(&origin));
     };
+    // Tauri delivers events to the listeners the page registers: a listener
+    // for an event the policy's `deliver` rules never send to this window
+    // is not registered at all.
+    if let Some(event) = transport::listened_event(&dispatch) {
+        if !shared.host.gate().may_listen(sender, event) {
+            return discard(responder, Some(&origin));
+        }
+    }
     let invoke = InvokeRequest {
         cmd: dispatch.cmd,
         callback: CallbackFn(dispatch.callback),

@@ -80,6 +80,18 @@ pub fn dispatch_of(call: CallRequest) -> Option<Dispatch> {
     })
 }
 
+/// The Tauri command that registers an event listener in the page.
+pub const LISTEN_CMD: &str = "plugin:event|listen";
+
+/// The event a `plugin:event|listen` call subscribes to; `None` for any
+/// other command (or a listen without an event name, which Tauri refuses).
+pub fn listened_event(dispatch: &Dispatch) -> Option<&str> {
+    match &dispatch.body {
+        InvokeBody::Json(args) if dispatch.cmd == LISTEN_CMD => args.get("event")?.as_str(),
+        _ => None,
+    }
+}
+
 /// A reply for the page: the `Isogate-Result` value, the content type and
 /// the body.
 pub fn reply_of(response: InvokeResponse) -> (&'static str, &'static str, Vec<u8>) {
@@ -170,6 +182,22 @@ mod tests {
             .map(|i| (format!("h{i}"), json!("v")))
             .collect();
         assert!(dispatch_of(call(1, json!({"$tauri": {"headers": many}}), b"x")).is_none());
+    }
+
+    #[test]
+    fn the_event_a_listen_subscribes_to() {
+        let mut c = call(1, json!({"event": "core-ping", "handler": 3}), b"");
+        c.cmd = LISTEN_CMD.into();
+        assert_eq!(listened_event(&dispatch_of(c).unwrap()), Some("core-ping"));
+        let c = call(1, json!({"event": "core-ping"}), b"");
+        assert_eq!(
+            listened_event(&dispatch_of(c).unwrap()),
+            None,
+            "not a listen"
+        );
+        let mut c = call(1, json!({"handler": 3}), b"");
+        c.cmd = LISTEN_CMD.into();
+        assert_eq!(listened_event(&dispatch_of(c).unwrap()), None);
     }
 
     #[test]

@@ -105,6 +105,14 @@
       return send().then(function (first) { return send().then(function (second) { return [first, second]; }); });
     }).then(function (pair) {
       check('a replayed envelope is discarded (first copy answered, second not)', pair[0] === 'ok "Hello, Replay!"' && pair[1] === '204 no result', JSON.stringify(pair));
+      return within(event.listen('never-delivered', function () {}), 10000);
+    }).then(function (r) {
+      check('a listen for an event the deliver rules never send this window is refused', r.how === 'rejected' && r.value === NO_REPLY, JSON.stringify(r));
+      return within(fetch('isogate-frame://localhost/frame').then(function (resp) {
+        return resp.text().then(function (t) { return 'read ' + resp.status + ' ' + t.length + ' bytes'; });
+      }), 5000);
+    }).then(function (r) {
+      check('the page cannot fetch its frame document (served once, another origin)', !(r.how === 'resolved' && /^read 200/.test(r.value)), JSON.stringify(r));
       return event.listen('core-ping', function (e) { coreEvents.push(e.payload); });
     }).then(function () {
       return within(core.invoke('trigger_core_emit'), 10000);

@@ -10,6 +10,7 @@
 
 mod bench;
 
+use isogate_tauri::isogate::host::HostCounters;
 use isogate_tauri::isogate::{json_lines_sink, CounterSnapshot, DiscardReason, PolicySource};
 use isogate_tauri::{BuilderExt as _, Isogate};
 use serde_json::{json, Value};
@@ -108,7 +109,12 @@ fn report(
     if !observed.self_test || observed.report_seen.swap(true, Ordering::SeqCst) {
         return;
     }
-    let passed = verdict(&results, &observed, &isogate.counters());
+    let passed = verdict(
+        &results,
+        &observed,
+        &isogate.counters(),
+        &isogate.host().counters(),
+    );
     let _ = std::fs::remove_dir_all(&observed.dir);
     println!("self-test: {}", if passed { "passed" } else { "FAILED" });
     app.exit(if passed { 0 } else { 1 });
@@ -231,7 +237,12 @@ fn run(self_test: bool, mode: Option<bench::Mode>) -> Result<i32, String> {
 }
 
 /// Prints every check and says whether all passed.
-fn verdict(results: &[Value], observed: &Observed, counters: &CounterSnapshot) -> bool {
+fn verdict(
+    results: &[Value],
+    observed: &Observed,
+    counters: &CounterSnapshot,
+    host: &HostCounters,
+) -> bool {
     let mut passed = true;
     let mut check = |name: &str, ok: bool, detail: String| {
         println!(
@@ -255,7 +266,7 @@ fn verdict(results: &[Value], observed: &Observed, counters: &CounterSnapshot) -
     }
     check(
         "the page reported every check",
-        results.iter().filter(|r| r["info"] != json!(true)).count() >= 15,
+        results.iter().filter(|r| r["info"] != json!(true)).count() >= 17,
         format!("{} results", results.len()),
     );
     let greets = observed.greet_calls.load(Ordering::SeqCst);
@@ -288,6 +299,14 @@ fn verdict(results: &[Value], observed: &Observed, counters: &CounterSnapshot) -
         "the core got the page's `page-ping` once, payload {\"n\": 7}",
         pings == 1 && ping == Some(json!({"n": 7})),
         format!("{pings} events, last {ping:?}"),
+    );
+    check(
+        "one frame document per page load, each served once (two loads)",
+        host.frames_issued == 2 && host.frames_served == 2,
+        format!(
+            "{} issued, {} served",
+            host.frames_issued, host.frames_served
+        ),
     );
     for (reason, at_least) in [
         (DiscardReason::Denied, 3),
