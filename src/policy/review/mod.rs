@@ -200,6 +200,14 @@ enum NameClass {
 }
 
 impl NameClass {
+    /// The exact names a plugin wildcard's class leaves out.
+    fn other_than(&self) -> Vec<String> {
+        match self {
+            NameClass::Plugin { except, .. } => except.clone(),
+            NameClass::Exact(_) | NameClass::All => Vec::new(),
+        }
+    }
+
     fn contains(&self, name: &str) -> bool {
         match self {
             NameClass::Exact(n) => n == name,
@@ -626,24 +634,9 @@ fn compare_class(
                 change: key.change,
                 kind,
                 names: vec![class.text()],
-                other_than: match class {
-                    NameClass::Plugin { except, .. } => except.clone(),
-                    NameClass::Exact(_) | NameClass::All => Vec::new(),
-                },
-                windows: window_terms
-                    .iter()
-                    .map(|(a, n)| Term {
-                        all_of: a.iter().map(|g| g.source().to_owned()).collect(),
-                        none_of: n.iter().map(|g| g.source().to_owned()).collect(),
-                    })
-                    .collect(),
-                origins: origin_terms
-                    .iter()
-                    .map(|(a, n)| Term {
-                        all_of: a.iter().map(scope::origin_pattern_text).collect(),
-                        none_of: n.iter().map(scope::origin_pattern_text).collect(),
-                    })
-                    .collect(),
+                other_than: class.other_than(),
+                windows: window_words(&window_terms),
+                origins: origin_words(&origin_terms),
                 rules: key.rules.clone(),
                 constraint: rule.map(|r| contain::to_json(&r.constraint)),
                 other: key.other.clone(),
@@ -659,6 +652,30 @@ fn compare_class(
             });
         }
     }
+}
+
+/// Window terms in words: each glob's source.
+fn window_words(terms: &[(Vec<Star>, Vec<Star>)]) -> Vec<Term> {
+    let words = |globs: &[Star]| globs.iter().map(|g| g.source().to_owned()).collect();
+    terms
+        .iter()
+        .map(|(all, none)| Term {
+            all_of: words(all),
+            none_of: words(none),
+        })
+        .collect()
+}
+
+/// Origin terms in words: each pattern as written.
+fn origin_words(terms: &[(Vec<OriginPattern>, Vec<OriginPattern>)]) -> Vec<Term> {
+    let words = |ps: &[OriginPattern]| ps.iter().map(scope::origin_pattern_text).collect();
+    terms
+        .iter()
+        .map(|(all, none)| Term {
+            all_of: words(all),
+            none_of: words(none),
+        })
+        .collect()
 }
 
 /// The finding over every delivery (any name, window, origin and
@@ -740,26 +757,13 @@ fn not_compared(
             None => vec![(Vec::new(), Vec::new())],
             Some(ps) => ps.iter().map(|p| (vec![p.clone()], Vec::new())).collect(),
         };
-        let text = |(a, _): &(Vec<OriginPattern>, Vec<OriginPattern>)| Term {
-            all_of: a.iter().map(scope::origin_pattern_text).collect(),
-            none_of: Vec::new(),
-        };
         out.push(Finding {
             change: Change::Widened,
             kind,
             names: vec![class.text()],
-            other_than: match class {
-                NameClass::Plugin { except, .. } => except.clone(),
-                NameClass::Exact(_) | NameClass::All => Vec::new(),
-            },
-            windows: window_terms
-                .iter()
-                .map(|(a, _)| Term {
-                    all_of: a.iter().map(|g| g.source().to_owned()).collect(),
-                    none_of: Vec::new(),
-                })
-                .collect(),
-            origins: origin_terms.iter().map(text).collect(),
+            other_than: class.other_than(),
+            windows: window_words(&window_terms),
+            origins: origin_words(&origin_terms),
             rules: vec![r.id.clone()],
             constraint: Some(contain::to_json(&r.constraint)),
             other: Other::NotCompared,
