@@ -656,24 +656,20 @@ fn compare_class(
 
 /// Window terms in words: each glob's source.
 fn window_words(terms: &[(Vec<Star>, Vec<Star>)]) -> Vec<Term> {
-    let words = |globs: &[Star]| globs.iter().map(|g| g.source().to_owned()).collect();
-    terms
-        .iter()
-        .map(|(all, none)| Term {
-            all_of: words(all),
-            none_of: words(none),
-        })
-        .collect()
+    words(terms, |g| g.source().to_owned())
 }
 
 /// Origin terms in words: each pattern as written.
 fn origin_words(terms: &[(Vec<OriginPattern>, Vec<OriginPattern>)]) -> Vec<Term> {
-    let words = |ps: &[OriginPattern]| ps.iter().map(scope::origin_pattern_text).collect();
+    words(terms, scope::origin_pattern_text)
+}
+
+fn words<T>(terms: &[(Vec<T>, Vec<T>)], text: impl Fn(&T) -> String) -> Vec<Term> {
     terms
         .iter()
         .map(|(all, none)| Term {
-            all_of: words(all),
-            none_of: words(none),
+            all_of: all.iter().map(&text).collect(),
+            none_of: none.iter().map(&text).collect(),
         })
         .collect()
 }
