@@ -338,3 +338,30 @@ fn a_grant_needs_a_command_an_argument_and_a_use() {
     let next = gate.grant("main", with("read_file", "path")).unwrap();
     assert_ne!(id.to_string(), next.to_string());
 }
+
+#[test]
+fn a_rule_that_needs_a_grant_never_hides_another_that_allows() {
+    // `a-open` (grant) has the smaller id; without a grant, `b-notes` decides.
+    let rules = r#"{"version":1,"rules":[
+        {"id":"a-open","effect":"allow","commands":["read_file"],"windows":["main"],
+         "args":{"type":"object","properties":{"path":{"type":"grant"}},"required":["path"]}},
+        {"id":"b-notes","effect":"allow","commands":["read_file"],"windows":["main"],
+         "args":{"type":"object","properties":{"path":{"type":"path","base":"/notes"}},"required":["path"]}}]}"#;
+    let (gate, calls, log) = counting_gate(rules);
+    let doc = gate.render_frame("main", ORIGIN, None).unwrap();
+    let mut sealer = Sealer::new(KEY, "main", ORIGIN, doc.load_id);
+    assert!(read(&gate, &mut sealer, "/notes/a.md"));
+    assert_eq!(
+        log.lock().unwrap().last().unwrap().rule.as_deref(),
+        Some("b-notes")
+    );
+    gate.grant("main", picked("/notes/a.md", 1, MINUTE))
+        .unwrap();
+    assert!(read(&gate, &mut sealer, "/notes/a.md"));
+    assert_eq!(
+        log.lock().unwrap().last().unwrap().rule.as_deref(),
+        Some("a-open"),
+        "with the grant, the smaller id decides"
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+}

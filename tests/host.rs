@@ -123,7 +123,8 @@ fn messages_from_windows_that_are_not_open_never_reach_the_router() {
     let log = log.lock().unwrap();
     assert!(log
         .iter()
-        .all(|e| e.reason == Some(DiscardReason::WrongWindow)));
+        .all(|e| e.reason == Some(DiscardReason::WrongWindow)
+            && e.detail.as_deref() == Some("the sender's window is not open")));
     drop(log);
     let reply = host.handle(sender("main"), &envelope).unwrap();
     assert_eq!(reply.result.unwrap()["cmd"], "greet");
@@ -184,6 +185,12 @@ fn a_full_queue_drops_counts_and_audits_never_grows() {
         assert_eq!(dropped.len(), 6);
         assert_eq!(dropped[0].name.as_deref(), Some("tick"));
         assert_eq!(dropped[0].window, "main");
+        assert_eq!(dropped[0].reason, None);
+        assert_eq!(dropped[0].kind, Some(MessageKind::Deliver));
+        assert_eq!(
+            dropped[0].detail.as_deref(),
+            Some("the window's delivery queue is full")
+        );
     }
     // Oldest first, and popping makes room again.
     let first = host.pop("main").unwrap();
@@ -228,6 +235,11 @@ fn a_reply_goes_to_the_frame_load_that_sealed_the_call_only() {
             Some(DiscardReason::StaleLoad),
             Some("greet")
         )
+    );
+    assert_eq!(last.kind, Some(MessageKind::Invoke));
+    assert_eq!(
+        last.detail.as_deref(),
+        Some("the frame load that sealed the call is gone")
     );
     // The new load's calls are answered; a closed window's are dropped.
     let doc = host.take_frame(&token).unwrap();
@@ -459,8 +471,14 @@ fn may_listen_tells_whether_a_window_can_ever_receive_an_event() {
     let scoped = r#"{"version":1,"rules":[
         {"id":"all","effect":"allow","deliver":["tick"],"windows":["*"],"payload":{"type":"any"}},
         {"id":"not-preview","effect":"deny","deliver":["tick"],"windows":["preview"]}]}"#;
-    let (gate, _, _) = counting_gate(scoped);
+    let (gate, _, log) = counting_gate(scoped);
     assert!(gate.may_listen(at("main"), "tick"));
+    // A delivery refused by a deny rule names it.
+    assert!(!gate.may_deliver(at("preview"), "tick", &json!(1)));
+    assert_eq!(
+        log.lock().unwrap().last().unwrap().rule.as_deref(),
+        Some("not-preview")
+    );
     assert!(!gate.may_listen(at("preview"), "tick"), "a scoped deny");
     let (gate, _, _) = counting_gate(POLICY);
     assert!(
