@@ -64,8 +64,9 @@ pub enum GrantError {
     /// The window holds [`MAX_GRANTS_PER_WINDOW`] grants.
     #[error("the window holds the most grants it may")]
     TooMany,
-    /// The command or argument name is not a valid name, or `uses` is 0.
-    #[error("a grant needs a valid command and argument name and at least one use")]
+    /// The command or argument name is not a valid name, `uses` is 0, or
+    /// `ttl` is too long to be a point in time.
+    #[error("a grant needs a valid command and argument name, at least one use and a ttl a clock can hold")]
     Invalid,
     /// The directory of a [`GrantValue::PathUnder`] is not an absolute,
     /// normalized path.
@@ -138,9 +139,11 @@ impl Grants {
         let names_ok = crate::message::valid_name(&grant.command)
             && !grant.argument.is_empty()
             && grant.argument.len() <= crate::message::MAX_NAME_LEN;
-        if !names_ok || grant.uses == 0 {
+        // A time to live past what an `Instant` can hold is refused, not a panic.
+        let expires = now.checked_add(grant.ttl);
+        let (true, false, Some(expires)) = (names_ok, grant.uses == 0, expires) else {
             return Err(GrantError::Invalid);
-        }
+        };
         let matcher = match grant.value {
             GrantValue::Exact(v) => Matcher::Exact(v),
             GrantValue::PathUnder(dir) => {
@@ -168,7 +171,7 @@ impl Grants {
             argument: grant.argument,
             matcher,
             uses_left: grant.uses,
-            expires: now + grant.ttl,
+            expires,
         });
         Ok(id)
     }

@@ -157,7 +157,14 @@ struct Window {
 struct Pending {
     token: String,
     doc: FrameDocument,
-    expires: Instant,
+    /// `None`: never (a `frame_ttl` past what an `Instant` holds).
+    expires: Option<Instant>,
+}
+
+impl Pending {
+    fn expired(&self, now: Instant) -> bool {
+        self.expires.is_some_and(|at| at <= now)
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -290,7 +297,8 @@ impl<R: Router> Host<R> {
         let pending = Pending {
             token: token.clone(),
             doc,
-            expires: Instant::now() + self.limits.frame_ttl,
+            // A `frame_ttl` too long for a clock never expires.
+            expires: Instant::now().checked_add(self.limits.frame_ttl),
         };
         if window.pending.replace(pending).is_some() {
             bump(&self.counters.frames_unused);
@@ -309,7 +317,7 @@ impl<R: Router> Host<R> {
             .values_mut()
             .find(|w| w.pending.as_ref().is_some_and(|p| p.token == token))?;
         let pending = window.pending.take()?;
-        if pending.expires <= now {
+        if pending.expired(now) {
             bump(&self.counters.frames_unused);
             return None;
         }
@@ -337,7 +345,7 @@ impl<R: Router> Host<R> {
     pub fn expire_frames(&self) {
         let now = Instant::now();
         for window in lock(&self.windows).values_mut() {
-            if window.pending.as_ref().is_some_and(|p| p.expires <= now) {
+            if window.pending.as_ref().is_some_and(|p| p.expired(now)) {
                 window.pending = None;
                 bump(&self.counters.frames_unused);
             }

@@ -365,3 +365,12 @@ fn a_rule_that_needs_a_grant_never_hides_another_that_allows() {
     );
     assert_eq!(calls.load(Ordering::SeqCst), 2);
 }
+
+#[test]
+fn a_ttl_too_long_for_the_clock_is_refused_not_a_panic() {
+    let (gate, _, _, _) = gate();
+    assert_eq!(
+        gate.grant("main", picked("/p", 1, Duration::MAX)),
+        Err(GrantError::Invalid)
+    );
+}

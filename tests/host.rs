@@ -486,3 +486,16 @@ fn may_listen_tells_whether_a_window_can_ever_receive_an_event() {
         "egress not governed"
     );
 }
+
+#[test]
+fn a_frame_ttl_too_long_for_the_clock_never_expires_and_never_panics() {
+    let limits = HostLimits {
+        frame_ttl: Duration::MAX,
+        ..HostLimits::default()
+    };
+    let (host, _, _) = host(limits);
+    host.open_window("main", ORIGIN).unwrap();
+    let token = host.new_frame("main", None).unwrap();
+    host.expire_frames();
+    assert!(host.take_frame(&token).is_some());
+}
