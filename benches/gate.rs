@@ -232,7 +232,7 @@ fn whole_gate(c: &mut Criterion) {
         group.bench_function(BenchmarkId::new("handle_text", &label), |b| {
             b.iter_custom(|iters| {
                 run_pool(iters, &warm_text, &texts, |g, t| {
-                    g.handle_text(SENDER, t).is_some()
+                    g.handle(SENDER, t).is_some()
                 })
             })
         });

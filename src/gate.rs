@@ -111,21 +111,11 @@ impl Reply {
     }
 }
 
-/// What [`Gate::handle_verbose`] returns.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Handled {
-    /// The reply to send, if any.
-    pub reply: Option<Reply>,
-    /// Why the message was discarded, for the page's console. Only ever set
-    /// in debug builds of a host that called `with_debug_reasons`; release
-    /// builds cannot set it.
-    pub debug_reason: Option<String>,
-}
-
-/// What the gate did with one envelope, as [`Gate::handle_text_verdict`]
-/// reports it to tools that replay captured traffic (`isogate open`): the
-/// gate's own outcome for that envelope, whatever the audit rate. For the
-/// host only; never send any of it to the frontend.
+/// What the gate did with one envelope, as [`Gate::handle_verbose`]
+/// reports it: the gate's own outcome for that envelope, whatever the audit
+/// rate (tools that replay captured traffic, `isogate open`, print it). For
+/// the host only; never send any of it to the frontend, except
+/// `debug_reason`, which exists for that.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Verdict {
     /// What happened.
@@ -142,9 +132,66 @@ pub struct Verdict {
     pub rule: Option<String>,
     /// The reply a dispatched command produced.
     pub reply: Option<Reply>,
+    /// Why the message was discarded, in words, for the page's console
+    /// while developing. Only ever set in debug builds of a host that
+    /// called `with_debug_reasons`; release builds cannot set it.
+    pub debug_reason: Option<String>,
 }
 
-/// A message that passed every check of [`Gate::open_and_check`], owned, for
+/// An envelope as a transport carries it, for [`Gate::handle`] and
+/// [`Gate::check`]. `From` conversions pick the variant: `&[u8]`, `&[u8; N]`
+/// and `&Vec<u8>` are [`Wire::Binary`], `&str` and `&String` are
+/// [`Wire::Text`], `Vec<u8>` is [`Wire::Owned`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Wire<'a> {
+    /// The binary envelope (`docs/WIRE.md` section 2), borrowed: opened
+    /// into a copy (on the stack when small).
+    Binary(&'a [u8]),
+    /// The text transport (base64url, `docs/WIRE.md` section 5): decoded
+    /// into a buffer of the gate's own and opened in place.
+    Text(&'a str),
+    /// A binary envelope the host hands over (a request body it owns):
+    /// opened in place, without a copy.
+    Owned(Vec<u8>),
+}
+
+impl<'a> From<&'a [u8]> for Wire<'a> {
+    fn from(bytes: &'a [u8]) -> Self {
+        Wire::Binary(bytes)
+    }
+}
+
+impl<'a, const N: usize> From<&'a [u8; N]> for Wire<'a> {
+    fn from(bytes: &'a [u8; N]) -> Self {
+        Wire::Binary(bytes)
+    }
+}
+
+impl<'a> From<&'a Vec<u8>> for Wire<'a> {
+    fn from(bytes: &'a Vec<u8>) -> Self {
+        Wire::Binary(bytes)
+    }
+}
+
+impl<'a> From<&'a str> for Wire<'a> {
+    fn from(text: &'a str) -> Self {
+        Wire::Text(text)
+    }
+}
+
+impl<'a> From<&'a String> for Wire<'a> {
+    fn from(text: &'a String) -> Self {
+        Wire::Text(text)
+    }
+}
+
+impl From<Vec<u8>> for Wire<'_> {
+    fn from(bytes: Vec<u8>) -> Self {
+        Wire::Owned(bytes)
+    }
+}
+
+/// A message that passed every check of [`Gate::check`], owned, for
 /// a router that runs later or elsewhere (an async router, a `tower`
 /// service, a JSON-RPC module). Its audit event (`dispatched` or
 /// `delivered`) is already recorded.
@@ -219,7 +266,7 @@ impl EventMessage {
     }
 }
 
-/// The transport's bytes as [`Gate::check`] gets them.
+/// The envelope's bytes as [`Gate::admit`] gets them.
 enum Input<'b> {
     /// Borrowed (the binary transport): opened into a copy.
     Borrowed(&'b [u8]),
@@ -637,83 +684,71 @@ impl<R: Router> Gate<R> {
         self.record(to, Outcome::Dropped, reason, trail);
     }
 
-    /// Handles one envelope in text transport form (base64url).
-    pub fn handle_text(&self, sender: Sender<'_>, text: &str) -> Option<Reply> {
-        self.handle_text_verbose(sender, text).reply
+    /// Checks one envelope and dispatches it: an admitted command runs on
+    /// the router and its reply is returned; an admitted event goes to the
+    /// listeners (`None`); anything else is discarded silently (`None`,
+    /// counted and audited). Never panics, whatever the bytes.
+    pub fn handle<'w>(&self, sender: Sender<'_>, wire: impl Into<Wire<'w>>) -> Option<Reply> {
+        self.handle_traced(sender, wire.into(), Trail::default())
+            .reply
     }
 
-    /// [`Gate::handle_text`], also returning the debug reason (see [`Handled`]).
-    pub fn handle_text_verbose(&self, sender: Sender<'_>, text: &str) -> Handled {
-        self.handle_text_traced(sender, text, Trail::default()).0
-    }
-
-    /// [`Gate::handle_text`], returning what the gate did with the envelope
-    /// (see [`Verdict`]): for tools that replay captured traffic. The
-    /// envelope is handled exactly as by `handle_text` (the router runs,
-    /// the replay window moves, the audit sink hears of it).
-    pub fn handle_text_verdict(&self, sender: Sender<'_>, text: &str) -> Verdict {
+    /// [`Gate::handle`], returning what the gate did with the envelope (see
+    /// [`Verdict`]): for tools that replay captured traffic and for debug
+    /// consoles. The envelope is handled exactly as by `handle` (the router
+    /// runs, the replay window moves, the audit sink hears of it).
+    pub fn handle_verbose<'w>(&self, sender: Sender<'_>, wire: impl Into<Wire<'w>>) -> Verdict {
         let trail = Trail {
             verdict: true,
             ..Trail::default()
         };
-        let (handled, outcome, reason, trail) = self.handle_text_traced(sender, text, trail);
-        Verdict {
-            outcome,
-            reason,
-            kind: trail.kind,
-            name: trail.name,
-            rule: trail.rule,
-            reply: handled.reply,
-        }
+        self.handle_traced(sender, wire.into(), trail)
     }
 
-    /// Handles a text envelope; returns what [`Gate::handle_text_verbose`]
-    /// returns, the outcome, and, when `trail.verdict`, the trail's kind,
-    /// name and rule.
-    fn handle_text_traced(
+    /// Every check of [`Gate::handle`] without the dispatch: the one
+    /// entry point for routers the gate does not call itself (async ones, a
+    /// `tower` service, a JSON-RPC module, a framework's own dispatcher).
+    /// Returns the admitted message, owned, or why it was discarded (for the
+    /// host only: the frontend is told nothing). Both are counted and
+    /// audited; an admitted message's audit event says `dispatched` (or
+    /// `delivered`): the caller must now run the command and send
+    /// `Reply { id, result }`, or deliver the event ([`Gate::dispatch`] does
+    /// both with the gate's router and listeners).
+    pub fn check<'w>(
         &self,
         sender: Sender<'_>,
-        text: &str,
-        trail: Trail,
-    ) -> (Handled, Outcome, Option<DiscardReason>, Trail) {
-        match self.text_bytes(text) {
-            // The decoded bytes are the gate's own: opened in place.
-            Ok(mut bytes) => self.handle_input(sender, Input::Owned(&mut bytes), trail),
+        wire: impl Into<Wire<'w>>,
+    ) -> Result<Admitted, DiscardReason> {
+        let mut trail = Trail::default();
+        match self.run(sender, wire.into(), &mut trail, |c| c.into_owned()) {
+            Ok((admitted, _)) => Ok(admitted),
             Err(reason) => {
-                let kept = trail.kept();
-                let handled = self.discard(sender, reason, trail);
-                (handled, Outcome::Discarded, Some(reason), kept)
+                self.discard(sender, reason, trail);
+                Err(reason)
             }
         }
     }
 
-    fn text_bytes(&self, text: &str) -> Result<Vec<u8>, DiscardReason> {
-        if text.len() / 4 * 3 > self.max_envelope_len + 3 {
-            return Err(DiscardReason::TooLarge);
+    /// Runs an admitted command on the gate's router and returns its reply,
+    /// or hands an admitted event to the gate's listeners (`None`): what
+    /// [`Gate::handle`] does after [`Gate::check`].
+    pub fn dispatch(&self, admitted: &Admitted) -> Option<Reply> {
+        match admitted {
+            Admitted::Call(call) => Some(Reply {
+                id: call.id,
+                result: self.router.call(call.as_call()),
+            }),
+            Admitted::Event(event) => {
+                self.deliver_event(event.as_event());
+                None
+            }
         }
-        envelope::decode_base64(text.as_bytes()).ok_or(DiscardReason::Malformed)
     }
 
-    /// Handles one envelope in binary form: returns the reply to send back,
-    /// or `None` (discarded, or an event). Never panics, whatever the bytes.
-    pub fn handle(&self, sender: Sender<'_>, bytes: &[u8]) -> Option<Reply> {
-        self.handle_verbose(sender, bytes).reply
-    }
-
-    /// [`Gate::handle`], also returning the debug reason (see [`Handled`]).
-    pub fn handle_verbose(&self, sender: Sender<'_>, bytes: &[u8]) -> Handled {
-        self.handle_input(sender, Input::Borrowed(bytes), Trail::default())
-            .0
-    }
-
-    /// Checks and dispatches; returns the reply (or debug reason), the
-    /// outcome and, when `trail.verdict`, the trail's kind, name and rule.
-    fn handle_input(
-        &self,
-        sender: Sender<'_>,
-        input: Input<'_>,
-        mut trail: Trail,
-    ) -> (Handled, Outcome, Option<DiscardReason>, Trail) {
+    /// Checks and dispatches the message while it still borrows the
+    /// plaintext; the verdict's kind, name and rule only when
+    /// `trail.verdict`.
+    fn handle_traced(&self, sender: Sender<'_>, wire: Wire<'_>, mut trail: Trail) -> Verdict {
         let dispatch = |checked: Checked<'_>| match &checked.msg {
             Message::Invoke {
                 id,
@@ -724,7 +759,7 @@ impl<R: Router> Gate<R> {
                 let call = Call {
                     id: *id,
                     cmd,
-                    // `check` admits only object arguments.
+                    // `admit` admits only object arguments.
                     args: args.as_object()?,
                     body,
                     sender: checked.sender,
@@ -743,52 +778,57 @@ impl<R: Router> Gate<R> {
                 None
             }
         };
-        match self.check(sender, input, &mut trail, dispatch) {
-            Ok((reply, outcome)) => {
-                let handled = Handled {
-                    reply,
-                    debug_reason: None,
-                };
-                (handled, outcome, None, trail)
-            }
+        match self.run(sender, wire, &mut trail, dispatch) {
+            Ok((reply, outcome)) => Verdict {
+                outcome,
+                reason: None,
+                kind: trail.kind,
+                name: trail.name,
+                rule: trail.rule,
+                reply,
+                debug_reason: None,
+            },
             Err(reason) => {
                 let kept = trail.kept();
-                let handled = self.discard(sender, reason, trail);
-                (handled, Outcome::Discarded, Some(reason), kept)
+                let debug_reason = self.discard(sender, reason, trail);
+                Verdict {
+                    outcome: Outcome::Discarded,
+                    reason: Some(reason),
+                    kind: kept.kind,
+                    name: kept.name,
+                    rule: kept.rule,
+                    reply: None,
+                    debug_reason,
+                }
             }
         }
     }
 
-    /// Every check of [`Gate::handle`] without the dispatch, for routers the
-    /// gate cannot call itself (async ones). Returns the admitted message,
-    /// owned, or `None` when it was discarded (audited like any discard).
-    /// The audit event of an admitted message says `dispatched` (or
-    /// `delivered`): the caller must now run the command and send
-    /// `Reply { id, result }`, or deliver the event.
-    pub fn open_and_check(&self, sender: Sender<'_>, bytes: &[u8]) -> Option<Admitted> {
-        self.open_and_check_input(sender, Input::Borrowed(bytes))
-    }
-
-    fn open_and_check_input(&self, sender: Sender<'_>, input: Input<'_>) -> Option<Admitted> {
-        let mut trail = Trail::default();
-        match self.check(sender, input, &mut trail, |c| c.into_owned()) {
-            Ok((admitted, _)) => Some(admitted),
-            Err(reason) => {
-                self.discard(sender, reason, trail);
-                None
+    /// [`Gate::admit`] for the envelope as the transport carries it: the
+    /// text transport's base64url is decoded into a buffer of the gate's
+    /// own, and that (or an envelope handed over) is opened in place.
+    fn run<T>(
+        &self,
+        sender: Sender<'_>,
+        wire: Wire<'_>,
+        trail: &mut Trail,
+        dispatch: impl FnOnce(Checked<'_>) -> T,
+    ) -> Result<(T, Outcome), DiscardReason> {
+        match wire {
+            Wire::Binary(bytes) => self.admit(sender, Input::Borrowed(bytes), trail, dispatch),
+            Wire::Text(text) => {
+                let mut bytes = self.text_bytes(text)?;
+                self.admit(sender, Input::Owned(&mut bytes), trail, dispatch)
             }
+            Wire::Owned(mut bytes) => self.admit(sender, Input::Owned(&mut bytes), trail, dispatch),
         }
     }
 
-    /// [`Gate::open_and_check`] for an envelope in text transport form.
-    pub fn open_and_check_text(&self, sender: Sender<'_>, text: &str) -> Option<Admitted> {
-        match self.text_bytes(text) {
-            Ok(mut bytes) => self.open_and_check_input(sender, Input::Owned(&mut bytes)),
-            Err(reason) => {
-                self.discard(sender, reason, Trail::default());
-                None
-            }
+    fn text_bytes(&self, text: &str) -> Result<Vec<u8>, DiscardReason> {
+        if text.len() / 4 * 3 > self.max_envelope_len + 3 {
+            return Err(DiscardReason::TooLarge);
         }
+        envelope::decode_base64(text.as_bytes()).ok_or(DiscardReason::Malformed)
     }
 
     /// Hands an event to the listeners registered with
@@ -804,7 +844,7 @@ impl<R: Router> Gate<R> {
 
     /// Runs every check; on success hands the message to `dispatch` while it
     /// still borrows the plaintext, then records the outcome.
-    fn check<T>(
+    fn admit<T>(
         &self,
         sender: Sender<'_>,
         input: Input<'_>,
@@ -1007,7 +1047,9 @@ impl<R: Router> Gate<R> {
         self.audit.is_some()
     }
 
-    fn discard(&self, sender: Sender<'_>, reason: DiscardReason, trail: Trail) -> Handled {
+    /// Counts and audits a discard; returns the debug reason (see
+    /// [`Verdict::debug_reason`]).
+    fn discard(&self, sender: Sender<'_>, reason: DiscardReason, trail: Trail) -> Option<String> {
         #[cfg(debug_assertions)]
         let debug_reason = self.debug.reasons.then(|| match &trail.detail {
             Some(detail) => format!("isogate discarded the message: {reason}: {detail}"),
@@ -1016,10 +1058,7 @@ impl<R: Router> Gate<R> {
         #[cfg(not(debug_assertions))]
         let debug_reason = None;
         self.record(sender, Outcome::Discarded, Some(reason), trail);
-        Handled {
-            reply: None,
-            debug_reason,
-        }
+        debug_reason
     }
 
     #[cfg(debug_assertions)]

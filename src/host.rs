@@ -35,7 +35,7 @@
 
 use crate::audit::{AuditEvent, DiscardReason};
 use crate::frame::{FrameDocument, FrameError};
-use crate::gate::{Admitted, CallRequest, Gate, Reply, Router, Sender};
+use crate::gate::{Admitted, CallRequest, Gate, Reply, Router, Sender, Wire};
 use crate::grant::{Grant, GrantError, GrantId};
 use crate::message::MessageKind;
 use ring::rand::{SecureRandom, SystemRandom};
@@ -364,36 +364,25 @@ impl<R: Router> Host<R> {
     }
 
     /// [`Gate::handle`] for a message from an open window.
-    pub fn handle(&self, sender: Sender<'_>, bytes: &[u8]) -> Option<Reply> {
+    pub fn handle<'w>(&self, sender: Sender<'_>, wire: impl Into<Wire<'w>>) -> Option<Reply> {
         if !self.admits(sender) {
             return None;
         }
-        self.gate.handle(sender, bytes)
+        self.gate.handle(sender, wire)
     }
 
-    /// [`Gate::handle_text`] for a message from an open window.
-    pub fn handle_text(&self, sender: Sender<'_>, text: &str) -> Option<Reply> {
+    /// [`Gate::check`] for a message from an open window (for routers the
+    /// gate does not call itself); a window that is not open is
+    /// `wrong_window`.
+    pub fn check<'w>(
+        &self,
+        sender: Sender<'_>,
+        wire: impl Into<Wire<'w>>,
+    ) -> Result<Admitted, DiscardReason> {
         if !self.admits(sender) {
-            return None;
+            return Err(DiscardReason::WrongWindow);
         }
-        self.gate.handle_text(sender, text)
-    }
-
-    /// [`Gate::open_and_check`] for a message from an open window (for
-    /// routers the gate cannot call itself).
-    pub fn check(&self, sender: Sender<'_>, bytes: &[u8]) -> Option<Admitted> {
-        if !self.admits(sender) {
-            return None;
-        }
-        self.gate.open_and_check(sender, bytes)
-    }
-
-    /// [`Gate::open_and_check_text`] for a message from an open window.
-    pub fn check_text(&self, sender: Sender<'_>, text: &str) -> Option<Admitted> {
-        if !self.admits(sender) {
-            return None;
-        }
-        self.gate.open_and_check_text(sender, text)
+        self.gate.check(sender, wire)
     }
 
     /// Checks an envelope from an open window, runs an admitted command on
@@ -401,28 +390,17 @@ impl<R: Router> Host<R> {
     /// sealed it (or delivers an admitted event to the gate's listeners):
     /// for transports that push replies later (webview IPC). `false` when
     /// nothing was queued.
-    pub fn handle_and_queue(&self, sender: Sender<'_>, bytes: &[u8]) -> bool {
-        let admitted = self.check(sender, bytes);
-        self.dispatch(admitted)
-    }
-
-    /// [`Host::handle_and_queue`] for an envelope in text transport form.
-    pub fn handle_text_and_queue(&self, sender: Sender<'_>, text: &str) -> bool {
-        let admitted = self.check_text(sender, text);
-        self.dispatch(admitted)
-    }
-
-    fn dispatch(&self, admitted: Option<Admitted>) -> bool {
-        match admitted {
-            Some(Admitted::Call(call)) => {
+    pub fn handle_and_queue<'w>(&self, sender: Sender<'_>, wire: impl Into<Wire<'w>>) -> bool {
+        match self.check(sender, wire) {
+            Ok(Admitted::Call(call)) => {
                 let result = self.gate.get_ref().call(call.as_call());
                 self.reply(&call, result)
             }
-            Some(Admitted::Event(event)) => {
-                self.gate.deliver_event(event.as_event());
+            Ok(event @ Admitted::Event(_)) => {
+                self.gate.dispatch(&event);
                 false
             }
-            None => false,
+            Err(_) => false,
         }
     }
 

@@ -41,8 +41,8 @@ mod test_rng;
 pub use audit::{json_lines_sink, AuditEvent, CounterSnapshot, DiscardReason, Outcome};
 pub use frame::FrameDocument;
 pub use gate::{
-    Admitted, Call, CallRequest, Event, EventMessage, Gate, Handled, Handler, Reply, Router,
-    Sender, Verdict,
+    Admitted, Call, CallRequest, Event, EventMessage, Gate, Handler, Reply, Router, Sender,
+    Verdict, Wire,
 };
 pub use grant::{Grant, GrantError, GrantId, GrantValue};
 pub use host::{AuditHub, Host};

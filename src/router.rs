@@ -107,7 +107,7 @@ impl std::fmt::Debug for Table {
 }
 
 /// The router of a gate whose commands are dispatched elsewhere: through
-/// [`Gate::open_and_check`](crate::Gate::open_and_check), the `tower` layer
+/// [`Gate::check`](crate::Gate::check), the `tower` layer
 /// or the JSON-RPC adapter. If [`Gate::handle`](crate::Gate::handle) is
 /// called anyway, every admitted command gets the error `null`.
 #[derive(Debug, Clone, Copy, Default)]

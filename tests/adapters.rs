@@ -1,5 +1,5 @@
 //! Routers people already have, through the public API: the command table,
-//! the split `open_and_check` path for async routers, the `tower` layer and
+//! the split `check` path for async routers, the `tower` layer and
 //! the JSON-RPC adapter (the last two with `--features tower,jsonrpc`).
 
 #![allow(
@@ -101,19 +101,19 @@ fn table_router_behind_a_gate() {
     let (gate, log, _) = gate_with(table(&calls));
     let mut sealer = Sealer::new(KEY, "main", ORIGIN, 1);
     let reply = gate
-        .handle(MAIN, &sealer.invoke(1, "greet", json!({"name": "Ada"})))
+        .handle(MAIN, sealer.invoke(1, "greet", json!({"name": "Ada"})))
         .unwrap();
     assert_eq!(reply.result, Ok(json!("Hello, Ada from main!")));
     let reply = gate
-        .handle(MAIN, &sealer.invoke(2, "add", json!({"a": 2, "b": 40})))
+        .handle(MAIN, sealer.invoke(2, "add", json!({"a": 2, "b": 40})))
         .unwrap();
     assert_eq!(reply.to_json(), r#"{"id":2,"ok":true,"result":42}"#);
     // In the table but not in the policy; and arguments outside the policy.
     assert!(gate
-        .handle(MAIN, &sealer.invoke(3, "wipe", json!({})))
+        .handle(MAIN, sealer.invoke(3, "wipe", json!({})))
         .is_none());
     assert!(gate
-        .handle(MAIN, &sealer.invoke(4, "add", json!({"a": 2, "b": 400})))
+        .handle(MAIN, sealer.invoke(4, "add", json!({"a": 2, "b": 400})))
         .is_none());
     assert_eq!(calls.load(Ordering::SeqCst), 1, "`wipe` never ran");
     let denied: Vec<_> = outcomes(&log)
@@ -128,13 +128,15 @@ fn table_router_behind_a_gate() {
     );
 }
 
-/// `handle` and `open_and_check` + dispatch by hand give the same replies,
-/// audit events, counters and listener calls, message for message.
+/// `handle`, `check` + dispatch by hand, and `check` + `Gate::dispatch`
+/// give the same replies, audit events, counters and listener calls,
+/// message for message.
 #[test]
-fn open_and_check_is_handle_without_the_dispatch() {
+fn check_is_handle_without_the_dispatch() {
     let calls = Arc::new(AtomicUsize::new(0));
     let (sync_gate, sync_log, sync_pings) = gate_with(table(&calls));
     let (split_gate, split_log, split_pings) = gate_with(NoRouter);
+    let (own_gate, own_log, own_pings) = gate_with(table(&calls));
     let split_router = table(&calls);
 
     let mut sealer = Sealer::new(KEY, "main", ORIGIN, 1);
@@ -156,18 +158,23 @@ fn open_and_check_is_handle_without_the_dispatch() {
     ];
     for bytes in &envelopes {
         let expected = sync_gate.handle(MAIN, bytes);
-        let got = match split_gate.open_and_check(MAIN, bytes) {
-            None => None,
-            Some(Admitted::Call(call)) => Some(isogate::Reply {
+        let got = match split_gate.check(MAIN, bytes) {
+            Err(_) => None,
+            Ok(Admitted::Call(call)) => Some(isogate::Reply {
                 id: call.id,
                 result: split_router.call(call.as_call()),
             }),
-            Some(Admitted::Event(event)) => {
+            Ok(Admitted::Event(event)) => {
                 split_gate.deliver_event(event.as_event());
                 None
             }
         };
         assert_eq!(got, expected);
+        let own = own_gate
+            .check(MAIN, bytes)
+            .ok()
+            .and_then(|admitted| own_gate.dispatch(&admitted));
+        assert_eq!(own, expected);
     }
     let strip = |log: &Log| {
         log.lock()
@@ -181,8 +188,11 @@ fn open_and_check_is_handle_without_the_dispatch() {
             .collect::<Vec<_>>()
     };
     assert_eq!(strip(&split_log), strip(&sync_log));
+    assert_eq!(strip(&own_log), strip(&sync_log));
     assert_eq!(split_gate.counters(), sync_gate.counters());
+    assert_eq!(own_gate.counters(), sync_gate.counters());
     assert_eq!(split_pings.load(Ordering::SeqCst), 1);
+    assert_eq!(own_pings.load(Ordering::SeqCst), 1);
     assert_eq!(sync_pings.load(Ordering::SeqCst), 1);
     let c = split_gate.counters();
     assert_eq!((c.dispatched, c.delivered), (2, 1));
@@ -198,11 +208,11 @@ fn open_and_check_is_handle_without_the_dispatch() {
 }
 
 #[test]
-fn open_and_check_owns_the_call() {
+fn check_owns_the_call_and_names_the_discard() {
     let (gate, _, _) = gate_with(NoRouter);
     let mut sealer = Sealer::new(KEY, "main", ORIGIN, 1);
     let text = isogate::envelope::encode_base64(&sealer.invoke(9, "add", json!({"a": 1, "b": 2})));
-    let Some(Admitted::Call(call)) = gate.open_and_check_text(MAIN, &text) else {
+    let Ok(Admitted::Call(call)) = gate.check(MAIN, &text) else {
         panic!("admitted");
     };
     assert_eq!(
@@ -217,11 +227,17 @@ fn open_and_check_owns_the_call() {
             load_id: 1,
         }
     );
-    assert!(gate.open_and_check_text(MAIN, &text).is_none(), "replay");
-    assert!(gate.open_and_check_text(MAIN, "!!").is_none(), "malformed");
+    assert_eq!(gate.check(MAIN, &text), Err(DiscardReason::Replay));
+    assert_eq!(gate.check(MAIN, "!!"), Err(DiscardReason::Malformed));
+    let other = Sender {
+        window: "other",
+        origin: ORIGIN,
+    };
+    let sealed = sealer.invoke(11, "add", json!({"a": 1, "b": 2}));
+    assert_eq!(gate.check(other, &sealed), Err(DiscardReason::WrongWindow));
     // A gate with no router answers `handle`d commands with `null`.
     let reply = gate
-        .handle(MAIN, &sealer.invoke(10, "add", json!({"a": 1, "b": 2})))
+        .handle(MAIN, sealer.invoke(10, "add", json!({"a": 1, "b": 2})))
         .unwrap();
     assert_eq!(reply.result, Err(Value::Null));
 }
@@ -494,7 +510,7 @@ mod jsonrpc {
         gate.replace_policy(policy());
         // Denied: the module never sees it.
         let text = isogate::envelope::encode_base64(&sealer.invoke(5, "wipe", json!({})));
-        assert_eq!(block_on(rpc.handle_text(&gate, MAIN, &text)), None);
+        assert_eq!(block_on(rpc.handle(&gate, MAIN, &text)), None);
         // Events reach the gate's listeners.
         assert_eq!(
             block_on(rpc.handle(&gate, MAIN, &sealer.emit("ping", json!(null)))),

@@ -226,8 +226,8 @@ proptest! {
         let sender = Sender { window: &window, origin: &origin };
         prop_assert!(gate.handle(sender, &bytes).is_none());
         let text = String::from_utf8_lossy(&bytes);
-        prop_assert!(gate.handle_text(sender, &text).is_none());
-        prop_assert!(gate.handle_text(sender, &envelope::encode_base64(&bytes)).is_none());
+        prop_assert!(gate.handle(sender, &*text).is_none());
+        prop_assert!(gate.handle(sender, &envelope::encode_base64(&bytes)).is_none());
         prop_assert_eq!(calls.load(Ordering::SeqCst), 0);
         prop_assert!(log.lock().unwrap().iter().all(|e| e.outcome == Outcome::Discarded));
     }
@@ -309,7 +309,7 @@ fn null_is_a_present_value_not_an_absent_field() {
     });
     let mut sealer = Sealer::new(KEY, "main", ORIGIN, 1);
     assert!(gate
-        .handle(MAIN, &sealer.emit("ping", Value::Null))
+        .handle(MAIN, sealer.emit("ping", Value::Null))
         .is_none());
     assert_eq!(delivered.load(Ordering::SeqCst), 1);
     assert_eq!(gate.counters().discarded_total(), 0);

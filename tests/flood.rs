@@ -133,7 +133,7 @@ fn garbage_flood(n: usize) {
                 }
                 _ => buf.extend_from_slice(&valid[..(x as usize) % valid.len()]),
             }
-            assert!(gate.handle(MAIN, buf).is_none());
+            assert!(gate.handle(MAIN, &buf[..]).is_none());
         }
     };
     // Warm up the allocator and the gate's maps before measuring.
@@ -311,7 +311,7 @@ fn policy_rate_limits_each_window_on_its_own() {
         .collect();
     let answered = envelopes
         .iter()
-        .filter(|env| gate.handle(MAIN, env).is_some())
+        .filter(|env| gate.handle(MAIN, *env).is_some())
         .count();
     let refilled = start.elapsed().as_secs() as usize;
     assert!(
@@ -330,7 +330,7 @@ fn policy_rate_limits_each_window_on_its_own() {
     };
     let mut s = Sealer::new(KEY, "settings", ORIGIN, 2);
     assert!(gate
-        .handle(settings, &s.invoke(1, "greet", json!({})))
+        .handle(settings, s.invoke(1, "greet", json!({})))
         .is_some());
     // A rate-limited envelope was not accepted, so it is not consumed: once
     // the bucket refills it is accepted, once.
@@ -366,13 +366,13 @@ fn every_envelope_past_the_tag_counts_against_the_rate() {
     assert!(gate.handle(MAIN, &denied).is_none());
     assert!(gate.handle(MAIN, &denied).is_none());
     assert!(gate
-        .handle(MAIN, &main.seal_json(r#"{"kind":"nope"}"#, b""))
+        .handle(MAIN, main.seal_json(r#"{"kind":"nope"}"#, b""))
         .is_none());
     assert!(gate
-        .handle(MAIN, &main.invoke(2, "delete_everything", json!({})))
+        .handle(MAIN, main.invoke(2, "delete_everything", json!({})))
         .is_none());
     assert!(gate
-        .handle(MAIN, &main.invoke(3, "delete_everything", json!({})))
+        .handle(MAIN, main.invoke(3, "delete_everything", json!({})))
         .is_none());
     let c = gate.counters();
     assert_eq!(
@@ -387,10 +387,10 @@ fn every_envelope_past_the_tag_counts_against_the_rate() {
     // The burst of 5 is spent: the next denied one, and even an allowed
     // call, are over the rate.
     assert!(gate
-        .handle(MAIN, &main.invoke(4, "delete_everything", json!({})))
+        .handle(MAIN, main.invoke(4, "delete_everything", json!({})))
         .is_none());
     assert!(gate
-        .handle(MAIN, &main.invoke(5, "greet", json!({})))
+        .handle(MAIN, main.invoke(5, "greet", json!({})))
         .is_none());
     assert_eq!(gate.counters().discarded(DiscardReason::RateLimited), 2);
     assert_eq!(calls.load(Ordering::SeqCst), 0);
@@ -407,7 +407,7 @@ fn oversized_envelopes_are_refused_before_decoding() {
     // 8 MiB of base64 text would decode to 6 MiB; the bound refuses it
     // before allocating the decoded copy.
     let text = std::str::from_utf8(&big).unwrap();
-    assert!(gate.handle_text(MAIN, text).is_none());
+    assert!(gate.handle(MAIN, text).is_none());
     let after = rss();
     assert!(after.1.saturating_sub(before.1) < 1024, "decoded anyway");
     assert_eq!(gate.counters().discarded(DiscardReason::TooLarge), 2);
@@ -437,7 +437,7 @@ fn closing_a_window_does_not_reopen_its_replay_window() {
     let doc = gate.render_frame("settings", ORIGIN, None).unwrap();
     let mut sealer = Sealer::new(KEY, "settings", ORIGIN, doc.load_id);
     assert!(gate
-        .handle(settings, &sealer.invoke(2, "greet", json!({})))
+        .handle(settings, sealer.invoke(2, "greet", json!({})))
         .is_some());
     assert!(gate.handle(settings, &env).is_none());
     assert_eq!(calls.load(Ordering::SeqCst), 2);

@@ -38,7 +38,7 @@ fn allowed_call_returns_the_routers_reply() {
     let (gate, calls, log) = counting_gate();
     let mut sealer = Sealer::new(KEY, "main", ORIGIN, 1);
     let reply = gate
-        .handle(MAIN, &sealer.invoke(41, "greet", json!({"name": "Ada"})))
+        .handle(MAIN, sealer.invoke(41, "greet", json!({"name": "Ada"})))
         .unwrap();
     assert_eq!(reply.id, 41);
     assert_eq!(
@@ -64,7 +64,7 @@ fn router_errors_reach_the_caller_as_the_app_wrote_them() {
     let gate = Gate::new(key(), allow_greet(), |_: Call<'_>| Err(json!({"code": 7})));
     let mut sealer = Sealer::new(KEY, "main", ORIGIN, 1);
     let reply = gate
-        .handle(MAIN, &sealer.invoke(1, "greet", json!({})))
+        .handle(MAIN, sealer.invoke(1, "greet", json!({})))
         .unwrap();
     assert_eq!(reply.to_json(), r#"{"error":{"code":7},"id":1,"ok":false}"#);
 }
@@ -135,7 +135,7 @@ fn every_discard_is_silent_audited_and_never_calls_the_router() {
 fn denied_events_carry_the_authenticated_name_but_no_arguments() {
     let (gate, _, log) = counting_gate();
     let mut sealer = Sealer::new(KEY, "main", ORIGIN, 1);
-    gate.handle(MAIN, &sealer.invoke(1, "rm", json!({"secret": "hunter2"})));
+    gate.handle(MAIN, sealer.invoke(1, "rm", json!({"secret": "hunter2"})));
     let ev = log.lock().unwrap().pop().unwrap();
     assert_eq!((ev.name.as_deref(), ev.rule.as_deref()), (Some("rm"), None));
     assert!(!ev.to_json().contains("hunter2"));
@@ -149,7 +149,7 @@ fn audit_arguments_only_when_the_host_opts_in() {
         .with_audit_arguments(true)
         .with_audit(move |e: &AuditEvent| sink.lock().unwrap().push(e.clone()));
     let mut sealer = Sealer::new(KEY, "main", ORIGIN, 1);
-    gate.handle(MAIN, &sealer.invoke(1, "greet", json!({"name": "Ada"})));
+    gate.handle(MAIN, sealer.invoke(1, "greet", json!({"name": "Ada"})));
     assert_eq!(log.lock().unwrap()[0].args, Some(json!({"name": "Ada"})));
 }
 
@@ -167,10 +167,10 @@ fn events_reach_listeners_without_a_reply() {
         .with_listener("other", |_| panic!("wrong listener"));
     let mut sealer = Sealer::new(KEY, "main", ORIGIN, 1);
     assert!(gate
-        .handle(MAIN, &sealer.emit("ping", json!([1, 2])))
+        .handle(MAIN, sealer.emit("ping", json!([1, 2])))
         .is_none());
     assert!(
-        gate.handle(MAIN, &sealer.emit("pong", json!(null)))
+        gate.handle(MAIN, sealer.emit("pong", json!(null)))
             .is_none(),
         "not allowed"
     );
@@ -190,14 +190,14 @@ fn rendering_a_frame_retires_the_windows_older_loads() {
     let mut old = Sealer::new(KEY, "main", ORIGIN, first.load_id);
     let mut new = Sealer::new(KEY, "main", ORIGIN, second.load_id);
     assert!(gate
-        .handle(MAIN, &old.invoke(1, "greet", json!({})))
+        .handle(MAIN, old.invoke(1, "greet", json!({})))
         .is_none());
     assert_eq!(
         log.lock().unwrap().pop().unwrap().reason,
         Some(DiscardReason::StaleLoad)
     );
     assert!(gate
-        .handle(MAIN, &new.invoke(1, "greet", json!({})))
+        .handle(MAIN, new.invoke(1, "greet", json!({})))
         .is_some());
     assert_eq!(calls.load(Ordering::SeqCst), 1);
     assert!(gate.render_frame("main", "http://a/b", None).is_err());
@@ -209,8 +209,8 @@ fn text_transport_is_base64url() {
     let mut sealer = Sealer::new(KEY, "main", ORIGIN, 1);
     let text = isogate::envelope::encode_base64(&sealer.invoke(1, "greet", json!({})));
     assert!(!text.contains('=') && !text.contains('+') && !text.contains('/'));
-    assert!(gate.handle_text(MAIN, &text).is_some());
-    assert!(gate.handle_text(MAIN, "!!not base64!!").is_none());
+    assert!(gate.handle(MAIN, &text).is_some());
+    assert!(gate.handle(MAIN, "!!not base64!!").is_none());
     assert_eq!(calls.load(Ordering::SeqCst), 1);
 }
 
@@ -225,7 +225,7 @@ fn table_router_and_get_ref_into_inner() {
     assert_eq!(gate.get_ref().len(), 1);
     let mut sealer = Sealer::new(KEY, "main", ORIGIN, 1);
     assert_eq!(
-        gate.handle(MAIN, &sealer.invoke(1, "greet", json!({"a": 1})))
+        gate.handle(MAIN, sealer.invoke(1, "greet", json!({"a": 1})))
             .unwrap()
             .result,
         Ok(json!(1))
@@ -245,7 +245,7 @@ fn reload_swaps_atomically_and_refuses_invalid_sets() {
         }])
         .is_err());
     assert!(
-        gate.handle(MAIN, &sealer.invoke(1, "greet", json!({})))
+        gate.handle(MAIN, sealer.invoke(1, "greet", json!({})))
             .is_some(),
         "old policy stays"
     );
@@ -256,7 +256,7 @@ fn reload_swaps_atomically_and_refuses_invalid_sets() {
     }])
     .unwrap();
     assert!(gate
-        .handle(MAIN, &sealer.invoke(2, "greet", json!({})))
+        .handle(MAIN, sealer.invoke(2, "greet", json!({})))
         .is_none());
 }
 
@@ -340,7 +340,7 @@ fn debug_builds_echo_reasons_only_when_the_host_opts_in() {
     let reason = verbose.handle_verbose(MAIN, b"junk").debug_reason.unwrap();
     assert_eq!(reason, "isogate discarded the message: malformed");
     let mut sealer = Sealer::new(KEY, "main", ORIGIN, 1);
-    let denied = verbose.handle_verbose(MAIN, &sealer.invoke(1, "rm", json!({})));
+    let denied = verbose.handle_verbose(MAIN, sealer.invoke(1, "rm", json!({})));
     assert!(denied
         .debug_reason
         .unwrap()
@@ -377,8 +377,8 @@ fn learning_mode_records_opened_messages_and_still_enforces() {
     let (gate, calls, _) = counting_gate();
     let gate = gate.with_learning(out.clone());
     let mut sealer = Sealer::new(KEY, "main", ORIGIN, 1);
-    gate.handle(MAIN, &sealer.invoke(1, "greet", json!({"name": "Ada"})));
-    gate.handle(MAIN, &sealer.invoke(2, "rm", json!({"path": "/x"})));
+    gate.handle(MAIN, sealer.invoke(1, "greet", json!({"name": "Ada"})));
+    gate.handle(MAIN, sealer.invoke(2, "rm", json!({"path": "/x"})));
     gate.handle(MAIN, b"not opened, not recorded");
     let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
     let lines: Vec<Value> = text
@@ -428,7 +428,7 @@ fn reload_under_concurrent_traffic_is_atomic() {
                             window: &window,
                             origin: ORIGIN,
                         },
-                        &sealer.invoke(i, "greet", json!({ "n": n })),
+                        sealer.invoke(i, "greet", json!({ "n": n })),
                     );
                 }
             })
@@ -502,7 +502,7 @@ fn origins_bind_as_parsed_origins_and_unparsable_ones_only_to_the_same_bytes() {
             window: "main",
             origin: reported,
         };
-        let reply = gate.handle(sender, &sealer.invoke(1, "greet", json!({})));
+        let reply = gate.handle(sender, sealer.invoke(1, "greet", json!({})));
         assert_eq!(reply.is_some(), ok, "sealed {sealed}, reported {reported}");
     }
     assert_eq!(gate.counters().discarded(DiscardReason::WrongOrigin), 4);
@@ -522,10 +522,10 @@ fn text_transport_refuses_whitespace_and_mixed_alphabets() {
         format!("{text}\n"),
         format!("{}\n{}", &text[..8], &text[8..]),
     ] {
-        assert!(gate.handle_text(MAIN, &bad).is_none());
+        assert!(gate.handle(MAIN, &bad).is_none());
     }
     assert_eq!(gate.counters().discarded(DiscardReason::Malformed), 5);
-    assert!(gate.handle_text(MAIN, &text).is_some());
+    assert!(gate.handle(MAIN, &text).is_some());
     assert_eq!(calls.load(Ordering::SeqCst), 1);
 }
 
@@ -546,13 +546,13 @@ fn message_text_must_be_strict_json() {
     ];
     for json in bad {
         assert!(
-            gate.handle(MAIN, &sealer.seal_json(json, b"")).is_none(),
+            gate.handle(MAIN, sealer.seal_json(json, b"")).is_none(),
             "{json}"
         );
     }
     assert_eq!(gate.counters().discarded(DiscardReason::BadMessage), 6);
     let good = r#"{"kind":"invoke","id":1,"cmd":"greet","args":{"a":"\ud83d\ude00 \ufeff"}}"#;
-    assert!(gate.handle(MAIN, &sealer.seal_json(good, b"")).is_some());
+    assert!(gate.handle(MAIN, sealer.seal_json(good, b"")).is_some());
     assert_eq!(calls.load(Ordering::SeqCst), 1);
 }
 
@@ -588,7 +588,7 @@ fn origin_binding_compares_ipv6_as_addresses() {
                 window: "main",
                 origin: sender,
             },
-            &sealer.invoke(1, "greet", json!({})),
+            sealer.invoke(1, "greet", json!({})),
         );
         assert_eq!(reply.is_some(), reason.is_none(), "{sealed} from {sender}");
         assert_eq!(calls.load(Ordering::SeqCst), usize::from(reason.is_none()));

@@ -43,7 +43,7 @@ fn gate() -> (TestGate, Arc<AtomicUsize>, Log, Sealer) {
 fn read(gate: &TestGate, sealer: &mut Sealer, path: &str) -> bool {
     gate.handle(
         MAIN,
-        &sealer.invoke(1, "read_file", json!({ "path": path })),
+        sealer.invoke(1, "read_file", json!({ "path": path })),
     )
     .is_some()
 }
@@ -87,7 +87,7 @@ fn a_grant_admits_its_value_for_its_uses_and_nothing_else() {
     // A grant is for its command only.
     let other_cmd = gate.handle(
         MAIN,
-        &sealer.invoke(
+        sealer.invoke(
             2,
             "copy",
             json!({"from": "/home/u/picked.txt", "to": "/tmp/x"}),
@@ -107,7 +107,7 @@ fn a_grant_belongs_to_one_window() {
         window: "other",
         origin: ORIGIN,
     };
-    let reply = gate.handle(sender, &other.invoke(1, "read_file", json!({"path": "/p"})));
+    let reply = gate.handle(sender, other.invoke(1, "read_file", json!({"path": "/p"})));
     assert!(reply.is_none());
     assert_eq!(calls.load(Ordering::SeqCst), 0);
 }
@@ -197,7 +197,7 @@ fn every_grant_argument_needs_a_grant_all_or_none() {
     let call = |s: &mut Sealer| {
         gate.handle(
             MAIN,
-            &s.invoke(1, "copy", json!({"from": "/a", "to": "/b"})),
+            s.invoke(1, "copy", json!({"from": "/a", "to": "/b"})),
         )
         .is_some()
     };
@@ -267,7 +267,7 @@ fn the_grant_value_is_compared_as_json() {
     };
     gate.grant("main", grant).unwrap();
     let read_value = |s: &mut Sealer, v: Value| {
-        gate.handle(MAIN, &s.invoke(1, "read_file", json!({ "path": v })))
+        gate.handle(MAIN, s.invoke(1, "read_file", json!({ "path": v })))
             .is_some()
     };
     assert!(read_value(&mut sealer, json!({"id": 7})));

@@ -115,9 +115,12 @@ fn messages_from_windows_that_are_not_open_never_reach_the_router() {
     // The page names a window the host never opened.
     let mut ghost = Sealer::new(KEY, "ghost", ORIGIN, 1);
     assert!(host
-        .handle(sender("ghost"), &ghost.invoke(2, "greet", json!({})))
+        .handle(sender("ghost"), ghost.invoke(2, "greet", json!({})))
         .is_none());
-    assert!(host.check(sender("ghost"), &envelope).is_none());
+    assert_eq!(
+        host.check(sender("ghost"), &envelope),
+        Err(DiscardReason::WrongWindow)
+    );
     assert_eq!(calls.load(Ordering::SeqCst), 0);
     assert_eq!(host.counters().unknown_window, 2);
     let log = log.lock().unwrap();
@@ -208,7 +211,7 @@ fn a_reply_goes_to_the_frame_load_that_sealed_the_call_only() {
     let (host, calls, log) = host(HostLimits::default());
     let mut sealer = open_with_frame(&host, "main");
     // Queued for the caller's load.
-    assert!(host.handle_and_queue(sender("main"), &sealer.invoke(7, "greet", json!({}))));
+    assert!(host.handle_and_queue(sender("main"), sealer.invoke(7, "greet", json!({}))));
     assert_eq!(calls.load(Ordering::SeqCst), 1);
     let reply = host.pop("main").unwrap();
     assert_eq!(reply.kind, OutgoingKind::Reply);
@@ -219,8 +222,8 @@ fn a_reply_goes_to_the_frame_load_that_sealed_the_call_only() {
     );
     // An async router: the call is admitted, the page reloads, the reply
     // comes back too late for it.
-    let Some(Admitted::Call(call)) =
-        host.check(sender("main"), &sealer.invoke(8, "greet", json!({})))
+    let Ok(Admitted::Call(call)) =
+        host.check(sender("main"), sealer.invoke(8, "greet", json!({})))
     else {
         panic!("admitted")
     };
@@ -244,8 +247,7 @@ fn a_reply_goes_to_the_frame_load_that_sealed_the_call_only() {
     // The new load's calls are answered; a closed window's are dropped.
     let doc = host.take_frame(&token).unwrap();
     let mut fresh = Sealer::new(KEY, "main", ORIGIN, doc.load_id);
-    let Some(Admitted::Call(call)) =
-        host.check(sender("main"), &fresh.invoke(9, "greet", json!({})))
+    let Ok(Admitted::Call(call)) = host.check(sender("main"), fresh.invoke(9, "greet", json!({})))
     else {
         panic!("admitted")
     };
@@ -254,8 +256,8 @@ fn a_reply_goes_to_the_frame_load_that_sealed_the_call_only() {
         host.pop("main").unwrap().json,
         r#"{"error":"no","id":9,"ok":false}"#
     );
-    let Some(Admitted::Call(call)) =
-        host.check(sender("main"), &fresh.invoke(10, "greet", json!({})))
+    let Ok(Admitted::Call(call)) =
+        host.check(sender("main"), fresh.invoke(10, "greet", json!({})))
     else {
         panic!("admitted")
     };

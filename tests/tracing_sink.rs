@@ -58,8 +58,8 @@ fn discards_are_warnings_and_dispatches_info_with_their_fields() {
     let mut sealer = Sealer::new(KEY, "main", MAIN.origin, 1);
     gate.render_frame("main", MAIN.origin, None).unwrap();
     tracing::subscriber::with_default(recorder.clone(), || {
-        gate.handle(MAIN, &sealer.invoke(1, "greet", json!({"secret": "s3"})));
-        gate.handle(MAIN, &sealer.invoke(2, "delete", json!({})));
+        gate.handle(MAIN, sealer.invoke(1, "greet", json!({"secret": "s3"})));
+        gate.handle(MAIN, sealer.invoke(2, "delete", json!({})));
         gate.handle(MAIN, b"junk");
     });
     let lines = recorder.0.lock().unwrap().clone();

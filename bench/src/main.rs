@@ -280,17 +280,17 @@ fn gate_vs_floor(out: &mut Output<'_>, cfg: &Config, size: usize, transport: Tra
             let texts: Vec<String> = envs.iter().map(|e| envelope::encode_base64(e)).collect();
             {
                 let gate = fixtures::gate();
-                assert!(gate.handle_text(SENDER, &warm).is_some());
-                assert!(texts.iter().all(|t| gate.handle_text(SENDER, t).is_some()));
+                assert!(gate.handle(SENDER, &warm).is_some());
+                assert!(texts.iter().all(|t| gate.handle(SENDER, t).is_some()));
             }
             assert!(texts.iter().all(|t| floor.handle_text(t).is_some()));
             let allocs = allocations_per_message(
                 &warm,
                 &texts,
-                |g, t| g.handle_text(SENDER, t).is_some(),
+                |g, t| g.handle(SENDER, t).is_some(),
                 |t| floor.handle_text(t).is_some(),
             );
-            let mut g = gate_side(&warm, &texts, |g, t| g.handle_text(SENDER, t).is_some());
+            let mut g = gate_side(&warm, &texts, |g, t| g.handle(SENDER, t).is_some());
             let mut f = pool_side(&texts, |t| floor.handle_text(t));
             let (a, b) = timing::compare(cfg, &mut g, &mut f);
             ("gate_text", warm.len(), a, b, allocs)
@@ -548,9 +548,7 @@ fn profile(what: &str, size: usize) {
     let warm_text = envelope::encode_base64(&warm);
     let floor = floor::Floor::new(&fixtures::KEY);
     let mut gb = gate_side(&warm, &envs, |g, b| g.handle(SENDER, b).is_some());
-    let mut gt = gate_side(&warm_text, &texts, |g, t| {
-        g.handle_text(SENDER, t).is_some()
-    });
+    let mut gt = gate_side(&warm_text, &texts, |g, t| g.handle(SENDER, t).is_some());
     let mut fb = pool_side(&envs, |e| floor.handle(e));
     let mut ft = pool_side(&texts, |t| floor.handle_text(t));
     let side: &mut dyn timing::Side = match what {

@@ -61,7 +61,7 @@ pub fn run(key_file: &PathBuf, window: &str, origin: &str, policies: &[PathBuf])
         // Bytes that are not UTF-8 are not base64 either: the gate refuses
         // them (`malformed`) like any other text that does not decode.
         let text = String::from_utf8_lossy(&line);
-        let verdict = gate.handle_text_verdict(sender, text.trim_ascii());
+        let verdict = gate.handle_verbose(sender, text.trim_ascii());
         if writeln!(out, "{}", record(verdict)).is_err() {
             return 2;
         }

@@ -341,11 +341,12 @@ fn serve_ipc<R: Runtime>(
         window: label,
         origin: &origin,
     };
-    let call = match shared.host.check(sender, request.body()) {
-        Some(Admitted::Call(call)) => call,
+    // The body is ours: opened in place, not copied first.
+    let call = match shared.host.check(sender, request.into_body()) {
+        Ok(Admitted::Call(call)) => call,
         // Events travel as Tauri commands (`plugin:event|emit`); an isogate
         // emit has no Tauri meaning.
-        Some(Admitted::Event(_)) | None => return discard(responder, Some(&origin)),
+        Ok(Admitted::Event(_)) | Err(_) => return discard(responder, Some(&origin)),
     };
     let Some(dispatch) = transport::dispatch_of(call) else {
         return discard(responder, Some(&origin));

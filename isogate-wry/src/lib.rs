@@ -16,7 +16,7 @@
 //!   [`FrameDocument::headers`](isogate::FrameDocument::headers); `404`
 //!   for anything else;
 //! - **the IPC handler**: every message the page posts goes to
-//!   [`Host::handle_text_and_queue`] with the webview's label as the window
+//!   [`Host::handle_and_queue`] with the webview's label as the window
 //!   and the origin of the URL wry reports for the request (never anything
 //!   from the message); replies are queued for the frame load that sealed
 //!   the call;
@@ -111,7 +111,7 @@
 //! one). `attach` sets the webview's IPC handler: another one set after it
 //! disconnects isogate. The router runs in the IPC handler, on the event
 //! loop's thread: keep its commands quick (an app with slow commands wires
-//! the IPC handler itself, with [`Host::check_text`] and
+//! the IPC handler itself, with [`Host::check`] and
 //! [`Host::reply`]).
 
 #![forbid(unsafe_code)]
@@ -564,7 +564,7 @@ impl<R: Router + Send + Sync + 'static> Inner<R> {
             window: label,
             origin: &origin,
         };
-        self.host.handle_text_and_queue(sender, request.body());
+        self.host.handle_and_queue(sender, request.body());
     }
 }
 

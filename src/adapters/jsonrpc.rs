@@ -45,7 +45,7 @@
 //! # }
 //! ```
 
-use crate::gate::{Admitted, CallRequest, Gate, Reply, Router, Sender};
+use crate::gate::{Admitted, CallRequest, Gate, Reply, Router, Sender, Wire};
 use crate::message::Object;
 use jsonrpsee::Methods;
 use serde_json::{json, Value};
@@ -140,45 +140,22 @@ impl JsonRpc {
         }
     }
 
-    /// [`Gate::handle`] for this router: opens and checks one binary
-    /// envelope with `gate`, runs an admitted command through the module,
+    /// [`Gate::handle`] for this router: checks one envelope with `gate`
+    /// ([`Gate::check`]), runs an admitted command through the module,
     /// delivers an admitted event to the gate's listeners. `None` for
     /// discards (audited) and events.
-    pub async fn handle<R: Router>(
+    pub async fn handle<'w, R: Router>(
         &self,
         gate: &Gate<R>,
         sender: Sender<'_>,
-        bytes: &[u8],
+        wire: impl Into<Wire<'w>>,
     ) -> Option<Reply> {
-        self.dispatch(gate, gate.open_and_check(sender, bytes))
-            .await
-    }
-
-    /// [`JsonRpc::handle`] for an envelope in text transport form.
-    pub async fn handle_text<R: Router>(
-        &self,
-        gate: &Gate<R>,
-        sender: Sender<'_>,
-        text: &str,
-    ) -> Option<Reply> {
-        self.dispatch(gate, gate.open_and_check_text(sender, text))
-            .await
-    }
-
-    async fn dispatch<R: Router>(
-        &self,
-        gate: &Gate<R>,
-        admitted: Option<Admitted>,
-    ) -> Option<Reply> {
-        match admitted? {
+        match gate.check(sender, wire).ok()? {
             Admitted::Call(call) => Some(Reply {
                 id: call.id,
                 result: self.call(&call).await,
             }),
-            Admitted::Event(event) => {
-                gate.deliver_event(event.as_event());
-                None
-            }
+            event @ Admitted::Event(_) => gate.dispatch(&event),
         }
     }
 }

@@ -186,21 +186,25 @@ where
     }
 
     fn call(&mut self, req: RawEnvelope) -> Self::Future {
-        let sender = req.sender();
-        let admitted = match &req.data {
-            EnvelopeData::Binary(bytes) => self.gate.open_and_check(sender, bytes),
-            EnvelopeData::Text(text) => self.gate.open_and_check_text(sender, text),
+        let sender = Sender {
+            window: &req.window,
+            origin: &req.origin,
+        };
+        let admitted = match req.data {
+            // The body is the service's own: opened in place.
+            EnvelopeData::Binary(bytes) => self.gate.check(sender, bytes),
+            EnvelopeData::Text(ref text) => self.gate.check(sender, text),
         };
         let state = match admitted {
-            Some(Admitted::Call(call)) => State::Call {
+            Ok(Admitted::Call(call)) => State::Call {
                 id: call.id,
                 fut: self.inner.call(call),
             },
-            Some(Admitted::Event(event)) => {
-                self.gate.deliver_event(event.as_event());
+            Ok(event @ Admitted::Event(_)) => {
+                self.gate.dispatch(&event);
                 State::Done
             }
-            None => State::Done,
+            Err(_) => State::Done,
         };
         GateFuture { state }
     }

@@ -127,27 +127,37 @@ pub fn envelope_decode(data: &[u8]) {
     let reply = gate.handle(MAIN, data);
     let text_reply = std::str::from_utf8(data)
         .ok()
-        .and_then(|text| gate.handle_text(MAIN, text));
+        .and_then(|text| gate.handle(MAIN, text));
     let calls = router.take();
     // Seed files may hold envelopes sealed with the fixed key; such an
     // envelope may be dispatched once, never twice.
     assert!(calls.len() <= 1, "one envelope reached the router twice");
     assert_eq!(reply.is_some() || text_reply.is_some(), !calls.is_empty());
-    // The text path (which opens in place) ends exactly as the binary path
-    // does on the decoded bytes, discard reason included.
+    // The text path and an envelope handed over (both opened in place) end
+    // exactly as the binary path does on the decoded bytes, discard reason
+    // included.
     if let (Ok(text), Some(bytes)) = (std::str::from_utf8(data), &decoded) {
-        let (Some(p1), Some(p2)) = (fixed_policy(), fixed_policy()) else {
+        let (Some(p1), Some(p2), Some(p3)) = (fixed_policy(), fixed_policy(), fixed_policy())
+        else {
             return;
         };
         let (by_text, _) = recording_gate(p1);
         let (by_bytes, _) = recording_gate(p2);
-        let a = by_text.handle_text(MAIN, text);
+        let (by_owned, _) = recording_gate(p3);
+        let a = by_text.handle(MAIN, text);
         let b = by_bytes.handle(MAIN, bytes);
+        let c = by_owned.handle(MAIN, bytes.clone());
         assert_eq!(a, b, "text and binary transports answer differently");
+        assert_eq!(c, b, "owned and borrowed envelopes answer differently");
         assert_eq!(
             by_text.counters(),
             by_bytes.counters(),
             "text and binary transports discard differently"
+        );
+        assert_eq!(
+            by_owned.counters(),
+            by_bytes.counters(),
+            "owned and borrowed envelopes discard differently"
         );
     }
 }
@@ -779,7 +789,7 @@ fn send(
     };
     let sender = Sender { window, origin };
     let reply = if script.byte() % 4 == 0 {
-        gate.handle_text(sender, &envelope::encode_base64(envelope))
+        gate.handle(sender, &envelope::encode_base64(envelope))
     } else {
         gate.handle(sender, envelope)
     };
