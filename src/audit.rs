@@ -99,13 +99,13 @@ pub struct AuditEvent {
     /// Why it was discarded (`null` unless discarded).
     pub reason: Option<DiscardReason>,
     /// The sender's window label, as the transport reported it; cut to
-    /// [`MAX_AUDIT_WINDOW`] bytes.
+    /// 128 bytes (at a character boundary, `MAX_WINDOW_LEN`).
     pub window: String,
     /// The label's length in bytes, when it was cut.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub window_len: Option<usize>,
     /// The sender's origin, as the transport reported it; cut to
-    /// [`MAX_AUDIT_ORIGIN`] bytes.
+    /// 256 bytes (at a character boundary).
     pub origin: String,
     /// The origin's length in bytes, when it was cut.
     #[serde(skip_serializing_if = "Option::is_none")]

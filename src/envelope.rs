@@ -88,6 +88,7 @@ impl<'a> Reader<'a> {
 
 /// Decodes the binary form of an envelope. Returns `None` for anything that
 /// is not a well-formed version-1 envelope.
+#[cfg(any(test, feature = "test-util"))]
 pub fn decode(bytes: &[u8]) -> Option<EnvelopeRef<'_>> {
     decode_from(bytes, None)
 }
@@ -158,6 +159,7 @@ fn read_header<'a>(
 }
 
 /// The header bytes (associated data) for a window, origin and nonce.
+#[cfg(any(test, feature = "test-util"))]
 pub fn encode_header(window: &str, origin: &str, nonce: SealNonce) -> Option<Vec<u8>> {
     if !crate::names::is_window_label(window) {
         return None;
@@ -319,6 +321,7 @@ mod base64_engines {
 }
 
 /// Encodes envelope bytes in the text transport form (base64url, no padding).
+#[cfg(any(test, feature = "test-util"))]
 pub fn encode_base64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }

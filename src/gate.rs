@@ -472,7 +472,7 @@ impl<R: Router> Gate<R> {
     }
 
     /// Caps audit events at `per_second` with bursts of `burst` (default
-    /// [`DEFAULT_AUDIT_RATE`]). Events over the cap are counted, not sent; the
+    /// 1,000 a second, bursts of 2,000). Events over the cap are counted, not sent; the
     /// next event sent carries the count in `suppressed`.
     pub fn with_audit_rate(mut self, per_second: u32, burst: u32) -> Self {
         self.audit_rate = (per_second, burst);

@@ -8,48 +8,66 @@
 //! wrapped [`Router`] — or discards it silently, telling only the host, via
 //! an [`AuditEvent`].
 //!
-//! The pipeline, one module per stage: [`key`] → [`envelope`] → [`replay`] →
-//! [`message`] → [`policy`] → [`gate`], with [`audit`] events on the side and
-//! [`frame`] rendering the isolation document.
+//! The API is this page: the types above and the items re-exported below,
+//! plus four namespaces: [`host`] (the host layer's limits, queues and
+//! audit fan-out), [`router`] (a handler table, a router for gates that
+//! only check), [`adapters`] (tower and JSON-RPC, behind features) and
+//! [`review`] and [`learn`] (the reviewer tools behind `isogate diff`,
+//! `who-can`, `coverage` and `learn`). The pipeline's stages (key,
+//! envelope, replay, message, policy, gate, audit, frame) are private
+//! modules.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+/// Declares the pipeline's stage modules: private to the crate, except
+/// that the crate's own tests, benches and fuzz targets (feature
+/// `test-util`, never in a default build) reach them by path to test each
+/// stage alone. Not an API: nothing outside this repository may use them.
+macro_rules! stages {
+    ($($stage:ident),* $(,)?) => {$(
+        #[cfg(feature = "test-util")]
+        #[doc(hidden)]
+        pub mod $stage;
+        #[cfg(not(feature = "test-util"))]
+        mod $stage;
+    )*};
+}
+
+stages!(audit, envelope, frame, gate, grant, key, message, policy, rate, replay);
+
 pub mod adapters;
-pub mod audit;
 #[cfg(any(test, feature = "test-util"))]
 pub mod danger;
-pub mod envelope;
-pub mod frame;
 #[cfg(any(test, feature = "test-util"))]
 #[doc(hidden)]
 pub mod fuzzing;
-pub mod gate;
-pub mod grant;
 pub mod host;
-pub mod key;
 pub mod learn;
-pub mod message;
 mod names;
 mod number;
-pub mod policy;
-pub mod rate;
-pub mod replay;
 pub mod router;
 #[cfg(test)]
 mod test_rng;
 
+#[cfg(feature = "tracing")]
+pub use audit::tracing_sink;
 pub use audit::{json_lines_sink, AuditEvent, CounterSnapshot, DiscardReason, Outcome};
-pub use frame::FrameDocument;
+pub use envelope::MAX_ENVELOPE_LEN;
+pub use frame::{
+    is_serialized_origin, FrameDocument, FrameError, MAX_HOOK_LEN, SANDBOX, SHIM_SCRIPT,
+};
 pub use gate::{
     Admitted, Call, CallRequest, Event, EventMessage, Gate, Handler, Reply, Router, Sender,
     Verdict, Wire,
 };
-pub use grant::{Grant, GrantError, GrantId, GrantValue};
+pub use grant::{Grant, GrantError, GrantId, GrantValue, MAX_GRANTS_PER_WINDOW};
 pub use host::{AuditHub, Host};
-pub use key::LaunchKey;
-pub use message::{Limits, MessageKind};
+pub use key::{KeyFileError, LaunchKey, RandomError};
+pub use message::{DecodeError, Json, Limits, Message, MessageKind, Object};
 pub use names::{is_window_label, MAX_WINDOW_LEN};
-pub use policy::{Decision, Policy, PolicyError, PolicyErrors, PolicySource, Rate, Request};
+pub use policy::{
+    review, Decision, Policy, PolicyError, PolicyErrors, PolicySource, Rate, Request,
+};
 
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]

@@ -12,6 +12,7 @@ use std::collections::HashMap;
 pub const REPLAY_WINDOW: u64 = 256;
 const WORDS: usize = (REPLAY_WINDOW / 64) as usize;
 /// Bytes of replay state per window, not counting its label.
+#[cfg(any(test, feature = "test-util"))]
 pub const STATE_BYTES: usize = std::mem::size_of::<WindowState>();
 /// Most windows the core tracks at once; envelopes for further windows are
 /// discarded (`over_limit`).
@@ -183,6 +184,7 @@ impl ReplayGuard {
     }
 
     /// Whether no window is tracked.
+    #[cfg(any(test, feature = "test-util"))]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

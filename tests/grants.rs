@@ -41,11 +41,8 @@ fn gate() -> (TestGate, Arc<AtomicUsize>, Log, Sealer) {
 }
 
 fn read(gate: &TestGate, sealer: &mut Sealer, path: &str) -> bool {
-    gate.handle(
-        MAIN,
-        sealer.invoke(1, "read_file", json!({ "path": path })),
-    )
-    .is_some()
+    gate.handle(MAIN, sealer.invoke(1, "read_file", json!({ "path": path })))
+        .is_some()
 }
 
 fn last(log: &Log) -> (Outcome, Option<DiscardReason>, Option<String>) {
@@ -195,11 +192,8 @@ fn every_grant_argument_needs_a_grant_all_or_none() {
     };
     gate.grant("main", copy("from", "/a")).unwrap();
     let call = |s: &mut Sealer| {
-        gate.handle(
-            MAIN,
-            s.invoke(1, "copy", json!({"from": "/a", "to": "/b"})),
-        )
-        .is_some()
+        gate.handle(MAIN, s.invoke(1, "copy", json!({"from": "/a", "to": "/b"})))
+            .is_some()
     };
     assert!(!call(&mut sealer), "`to` has no grant");
     gate.grant("main", copy("to", "/b")).unwrap();

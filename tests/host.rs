@@ -222,8 +222,7 @@ fn a_reply_goes_to_the_frame_load_that_sealed_the_call_only() {
     );
     // An async router: the call is admitted, the page reloads, the reply
     // comes back too late for it.
-    let Ok(Admitted::Call(call)) =
-        host.check(sender("main"), sealer.invoke(8, "greet", json!({})))
+    let Ok(Admitted::Call(call)) = host.check(sender("main"), sealer.invoke(8, "greet", json!({})))
     else {
         panic!("admitted")
     };
@@ -256,8 +255,7 @@ fn a_reply_goes_to_the_frame_load_that_sealed_the_call_only() {
         host.pop("main").unwrap().json,
         r#"{"error":"no","id":9,"ok":false}"#
     );
-    let Ok(Admitted::Call(call)) =
-        host.check(sender("main"), fresh.invoke(10, "greet", json!({})))
+    let Ok(Admitted::Call(call)) = host.check(sender("main"), fresh.invoke(10, "greet", json!({})))
     else {
         panic!("admitted")
     };

@@ -442,11 +442,9 @@ impl Demo {
             }
             (&Method::GET, "/app.js") => respond(StatusCode::OK, "text/javascript", APP_JS),
             (&Method::GET, "/app.css") => respond(StatusCode::OK, "text/css", APP_CSS),
-            (&Method::GET, "/isogate-shim.js") => respond(
-                StatusCode::OK,
-                "text/javascript",
-                isogate::frame::SHIM_SCRIPT,
-            ),
+            (&Method::GET, "/isogate-shim.js") => {
+                respond(StatusCode::OK, "text/javascript", isogate::SHIM_SCRIPT)
+            }
             (&Method::POST, "/frame") => {
                 if !self.sent_by_page(&req) {
                     return self.forbidden();

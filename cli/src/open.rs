@@ -2,15 +2,10 @@
 //! echoes the command, printing one JSON line per input line: the gate's own
 //! verdict for that envelope.
 
-use isogate::envelope::{MAX_ORIGIN_LEN, MAX_WINDOW_LEN, TAG_LEN};
 use isogate::{Gate, LaunchKey, Outcome, Policy, Sender, Verdict};
 use serde_json::{json, Value};
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
-
-/// Header bytes of the largest envelope: version, lengths, the longest
-/// window and origin, the nonce.
-const MAX_HEADER_LEN: usize = 1 + 1 + MAX_WINDOW_LEN + 2 + MAX_ORIGIN_LEN + 12;
 
 pub fn run(key_file: &PathBuf, window: &str, origin: &str, policies: &[PathBuf]) -> i32 {
     let key = match std::fs::read_to_string(key_file) {
@@ -35,7 +30,7 @@ pub fn run(key_file: &PathBuf, window: &str, origin: &str, policies: &[PathBuf])
     };
     // No envelope the policy can admit is longer than this; the gate refuses
     // longer ones as `too_large`, and no line is read past its text form.
-    let max_envelope = MAX_HEADER_LEN + policy.limits().max_message_bytes + TAG_LEN;
+    let max_envelope = policy.limits().max_envelope_len();
     // Text past this is over the gate's bound (4 characters for 3 bytes,
     // and a little for padding), so cutting a line there keeps the verdict.
     let max_line = max_envelope.div_ceil(3) * 4 + 8;

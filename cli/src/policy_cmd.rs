@@ -2,7 +2,7 @@
 //! section 12). Argument parsing lives in `main.rs`; these functions print
 //! and return the process exit code.
 
-use isogate::message::{self, DecodeError};
+use isogate::{DecodeError, Message};
 use isogate::{Policy, Request};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 const SCHEMA: &str = include_str!("../../policies/schema.json");
 
 /// Largest message file `decide` reads (the largest envelope there is).
-const MAX_MESSAGE_FILE: u64 = isogate::envelope::MAX_ENVELOPE_LEN as u64;
+const MAX_MESSAGE_FILE: u64 = isogate::MAX_ENVELOPE_LEN as u64;
 
 /// What `check` says of a policy without `deliver` rules.
 pub const UNGOVERNED_NOTE: &str = "note: no `deliver` rules: every event the core sends is delivered to any window; add `deliver` rules to govern egress (docs/POLICY.md)";
@@ -83,7 +83,7 @@ pub fn decide(policies: &[PathBuf], window: &str, origin: &str, message: Option<
     let mut plaintext = Vec::with_capacity(4 + json.len());
     plaintext.extend_from_slice(&len.to_be_bytes());
     plaintext.extend_from_slice(json);
-    let msg = match message::decode(&plaintext, &policy.limits()) {
+    let msg = match Message::decode(&plaintext, &policy.limits()) {
         Ok(msg) => msg,
         Err(DecodeError::Invalid) => {
             err("error: not a valid message: expected one JSON object as in docs/WIRE.md section 4, e.g. {\"kind\":\"invoke\",\"id\":1,\"cmd\":\"greet\",\"args\":{}}");

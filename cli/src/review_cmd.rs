@@ -4,7 +4,7 @@
 //! or input error (reported on stderr), like `check` and `decide`.
 
 use isogate::learn;
-use isogate::policy::review::{self, canonical, Coverage};
+use isogate::review::{self, canonical, Coverage};
 use isogate::{Policy, Request};
 use serde_json::{json, Value};
 use std::io::{self, Write};

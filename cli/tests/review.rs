@@ -318,7 +318,7 @@ fn coverage_counts_rules_from_records_and_open_lines() {
 
 mod exit_codes {
     use super::{isogate, temp_file};
-    use isogate::policy::review;
+    use isogate::review;
     use isogate::{Policy, PolicySource};
     use proptest::prelude::*;
 

@@ -154,7 +154,7 @@ impl Isogate {
         let script = INVOKE_SCRIPT
             .replace("__ISOGATE_FRAME_URL__", &frame_url)
             .replace("__ISOGATE_IPC_URL__", &ipc_url);
-        format!("{}\n{script}", isogate::frame::SHIM_SCRIPT)
+        format!("{}\n{script}", isogate::SHIM_SCRIPT)
     }
 
     /// The plugin: the `isogate-frame` and `ipc` schemes, a fresh frame per

@@ -59,7 +59,7 @@ pub fn origin_of(url: &tauri::Url) -> Option<String> {
         Some(port) if Some(port) != default_port => format!("{scheme}://{host}:{port}"),
         _ => format!("{scheme}://{host}"),
     };
-    isogate::frame::is_serialized_origin(&origin).then_some(origin)
+    isogate::is_serialized_origin(&origin).then_some(origin)
 }
 
 #[cfg(test)]

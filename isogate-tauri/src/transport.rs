@@ -113,7 +113,7 @@ pub fn reply_of(response: InvokeResponse) -> (&'static str, &'static str, Vec<u8
 #[cfg(test)]
 mod tests {
     use super::*;
-    use isogate::message::Object;
+    use isogate::Object;
     use serde_json::json;
 
     fn call(id: u64, args: Value, body: &[u8]) -> CallRequest {

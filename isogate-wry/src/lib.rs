@@ -118,7 +118,7 @@
 #![deny(missing_docs)]
 
 use isogate::host::{HostError, Outgoing, OutgoingKind, Wake};
-use isogate::{frame, Host, Router, Sender};
+use isogate::{Host, Router, Sender};
 use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
@@ -245,7 +245,7 @@ pub enum Error {
     BadScheme(String),
     /// The start path does not begin with `/`.
     BadStartPath(String),
-    /// The hook is longer than [`frame::MAX_HOOK_LEN`] bytes or contains
+    /// The hook is longer than [`isogate::MAX_HOOK_LEN`] bytes or contains
     /// `</script` (the frame document inlines it).
     BadHook,
     /// The host refused the window: a bad label, too many windows.
@@ -260,7 +260,7 @@ impl fmt::Display for Error {
             Self::BadHook => write!(
                 f,
                 "the isolation hook is longer than {} bytes or contains `</script`",
-                frame::MAX_HOOK_LEN
+                isogate::MAX_HOOK_LEN
             ),
             Self::Host(e) => write!(f, "{e}"),
         }
@@ -394,7 +394,7 @@ impl<R: Router + Send + Sync + 'static> IsogateWry<R> {
             return Err(Error::BadStartPath(options.start_path));
         }
         if let Some(hook) = &options.hook {
-            if hook.len() > frame::MAX_HOOK_LEN || hook.to_ascii_lowercase().contains("</script") {
+            if hook.len() > isogate::MAX_HOOK_LEN || hook.to_ascii_lowercase().contains("</script") {
                 return Err(Error::BadHook);
             }
         }
@@ -526,7 +526,7 @@ impl<R: Router + Send + Sync + 'static> Inner<R> {
         let url = serde_json::Value::String(url).to_string();
         let script = format!(
             "{}\n{}",
-            frame::SHIM_SCRIPT,
+            isogate::SHIM_SCRIPT,
             BOOTSTRAP.replacen(FRAME_URL_PLACEHOLDER, &url, 1)
         );
         respond(

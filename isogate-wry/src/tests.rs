@@ -179,7 +179,7 @@ fn bad_settings_are_refused() {
         ..Options::default()
     };
     assert!(matches!(bad(path), Some(Error::BadStartPath(_))));
-    for hook in ["x".repeat(frame::MAX_HOOK_LEN + 1), "a</SCRIPT>".into()] {
+    for hook in ["x".repeat(isogate::MAX_HOOK_LEN + 1), "a</SCRIPT>".into()] {
         let hook = Options {
             hook: Some(hook),
             ..Options::default()
@@ -220,7 +220,7 @@ fn each_page_load_gets_a_frame_served_once() {
     assert_eq!(header(&script, "Cache-Control"), "no-store");
     assert!(header(&script, "Content-Type").starts_with("text/javascript"));
     let body = text(&script);
-    assert!(body.starts_with(frame::SHIM_SCRIPT));
+    assert!(body.starts_with(isogate::SHIM_SCRIPT));
     assert!(!body.contains(FRAME_URL_PLACEHOLDER));
     let url = frame_url(body);
     let token = url

@@ -44,6 +44,20 @@ impl Default for Limits {
     }
 }
 
+impl Limits {
+    /// The longest binary envelope that can carry a message within these
+    /// limits: the longest header (`docs/WIRE.md` section 2: version,
+    /// lengths, the longest window and origin, the nonce), the plaintext
+    /// and the tag. A host may refuse longer ones unread.
+    pub fn max_envelope_len(&self) -> usize {
+        use crate::envelope::{MAX_ORIGIN_LEN, TAG_LEN};
+        const MAX_HEADER_LEN: usize = 1 + 1 + crate::names::MAX_WINDOW_LEN + 2 + MAX_ORIGIN_LEN + 12;
+        MAX_HEADER_LEN
+            .saturating_add(self.max_message_bytes)
+            .saturating_add(TAG_LEN)
+    }
+}
+
 /// An opened, decoded message, borrowing from the plaintext.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Message<'a> {
@@ -128,12 +142,23 @@ pub enum DecodeError {
     OverLimit,
 }
 
-/// Decodes a plaintext (`u32 json_len || json || body`) within `limits`.
-///
-/// A JSON text that breaks a limit is `OverLimit` even when it is also
-/// invalid further on (or before: the limits are then found by a scan).
+impl<'a> Message<'a> {
+    /// Decodes a plaintext (`u32 json_len || json || body`, `docs/WIRE.md`
+    /// section 4) within `limits`, as the gate does after opening an
+    /// envelope (for tools that decide on captured plaintexts).
+    ///
+    /// A JSON text that breaks a limit is `OverLimit` even when it is also
+    /// invalid further on (or before: the limits are then found by a scan).
+    pub fn decode(plaintext: &'a [u8], limits: &Limits) -> Result<Self, DecodeError> {
+        decode_in(plaintext, limits, None)
+    }
+}
+
+/// [`Message::decode`], by the stage's path (the crate's tests and fuzz
+/// targets).
+#[cfg(any(test, feature = "test-util"))]
 pub fn decode<'a>(plaintext: &'a [u8], limits: &Limits) -> Result<Message<'a>, DecodeError> {
-    decode_in(plaintext, limits, None)
+    Message::decode(plaintext, limits)
 }
 
 /// [`decode`], with a command's arguments kept in `slots` (on the caller's
@@ -346,6 +371,7 @@ fn frame_layout<'s, 'a: 's>(
 }
 
 /// Encodes a message as a plaintext; the inverse of [`decode`].
+#[cfg(any(test, feature = "test-util"))]
 pub fn encode(message: &Message<'_>) -> Vec<u8> {
     let (json, body): (serde_json::Value, &[u8]) = match message {
         Message::Invoke {
