@@ -88,24 +88,12 @@ impl<'a> Reader<'a> {
 
 /// Decodes the binary form of an envelope. Returns `None` for anything that
 /// is not a well-formed version-1 envelope.
-#[cfg(any(test, feature = "test-util"))]
 pub fn decode(bytes: &[u8]) -> Option<EnvelopeRef<'_>> {
-    decode_from(bytes, None)
-}
-
-/// [`decode`] for a caller that knows who sent the bytes (`window`,
-/// `origin`): a header field equal to the sender's is the sender's string,
-/// already text, so only a field that differs is checked as UTF-8. Same
-/// result as [`decode`].
-pub(crate) fn decode_from<'a>(
-    bytes: &'a [u8],
-    sender: Option<(&'a str, &'a str)>,
-) -> Option<EnvelopeRef<'a>> {
     if bytes.len() > MAX_ENVELOPE_LEN {
         return None;
     }
     let mut r = Reader { rest: bytes };
-    let (window, origin, nonce) = read_header(&mut r, sender)?;
+    let (window, origin, nonce) = read_header(&mut r)?;
     let header_len = bytes.len() - r.rest.len();
     let header = bytes.get(..header_len)?;
     let sealed = r.rest;
@@ -121,19 +109,8 @@ pub(crate) fn decode_from<'a>(
     })
 }
 
-/// Reads the header fields, up to and including the nonce (see
-/// [`decode_from`] for `sender`).
-fn read_header<'a>(
-    r: &mut Reader<'a>,
-    sender: Option<(&'a str, &'a str)>,
-) -> Option<(&'a str, &'a str, SealNonce)> {
-    // Bytes equal to a known string are that string; others must be UTF-8.
-    fn text<'a>(bytes: &'a [u8], known: Option<&'a str>) -> Option<&'a str> {
-        match known {
-            Some(known) if known.as_bytes() == bytes => Some(known),
-            _ => std::str::from_utf8(bytes).ok(),
-        }
-    }
+/// Reads the header fields, up to and including the nonce.
+fn read_header<'a>(r: &mut Reader<'a>) -> Option<(&'a str, &'a str, SealNonce)> {
     if r.u8()? != VERSION {
         return None;
     }
@@ -141,7 +118,7 @@ fn read_header<'a>(
     if window_len == 0 || window_len > MAX_WINDOW_LEN {
         return None;
     }
-    let window = text(r.take(window_len)?, sender.map(|s| s.0))?;
+    let window = std::str::from_utf8(r.take(window_len)?).ok()?;
     if !crate::names::is_window_label(window) {
         return None;
     }
@@ -149,10 +126,11 @@ fn read_header<'a>(
     if origin_len == 0 || origin_len > MAX_ORIGIN_LEN {
         return None;
     }
-    let origin = text(r.take(origin_len)?, sender.map(|s| s.1))?;
+    let origin = r.take(origin_len)?;
     if !origin.is_ascii() {
         return None;
     }
+    let origin = std::str::from_utf8(origin).ok()?;
     let load_id = r.u32()?;
     let seq = r.u64()?;
     Some((window, origin, SealNonce { load_id, seq }))
@@ -220,7 +198,6 @@ pub(crate) fn open_in_place<'a>(
     key: &LaunchKey,
     bytes: &'a mut [u8],
     header_len: usize,
-    sender: Option<(&'a str, &'a str)>,
 ) -> Option<(EnvelopeRef<'a>, &'a [u8])> {
     let (header, sealed) = bytes.split_at_mut_checked(header_len)?;
     if sealed.len() < TAG_LEN {
@@ -228,7 +205,7 @@ pub(crate) fn open_in_place<'a>(
     }
     let header: &'a [u8] = header;
     let mut r = Reader { rest: header };
-    let (window, origin, nonce) = read_header(&mut r, sender)?;
+    let (window, origin, nonce) = read_header(&mut r)?;
     if !r.rest.is_empty() {
         return None;
     }
@@ -514,14 +491,14 @@ mod tests {
             let env = seal(&key(), "main", "http://a", nonce, &plain).unwrap();
             let header_len = decode(&env).unwrap().header.len();
             let mut buf = env.clone();
-            let (d, opened) = open_in_place(&key(), &mut buf, header_len, None).unwrap();
+            let (d, opened) = open_in_place(&key(), &mut buf, header_len).unwrap();
             assert_eq!((d.window, d.origin, d.nonce), ("main", "http://a", nonce));
             assert_eq!(opened, &plain[..]);
             let mut tampered = env.clone();
             *tampered.last_mut().unwrap() ^= 1;
-            assert!(open_in_place(&key(), &mut tampered, header_len, None).is_none());
+            assert!(open_in_place(&key(), &mut tampered, header_len).is_none());
             let mut short = env.clone();
-            assert!(open_in_place(&key(), &mut short, header_len - 1, None).is_none());
+            assert!(open_in_place(&key(), &mut short, header_len - 1).is_none());
         }
     }
 

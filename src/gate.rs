@@ -862,8 +862,7 @@ impl<R: Router> Gate<R> {
                 if bytes.len() > self.max_envelope_len {
                     return Err(DiscardReason::TooLarge);
                 }
-                let env = envelope::decode_from(bytes, Some((sender.window, sender.origin)))
-                    .ok_or(DiscardReason::Malformed)?;
+                let env = envelope::decode(bytes).ok_or(DiscardReason::Malformed)?;
                 let plaintext = if env.sealed.len() <= SMALL_ENVELOPE {
                     scratch = [0u8; SMALL_ENVELOPE];
                     envelope::open_into(&self.key, &env, &mut scratch)
@@ -877,12 +876,11 @@ impl<R: Router> Gate<R> {
                 if bytes.len() > self.max_envelope_len {
                     return Err(DiscardReason::TooLarge);
                 }
-                let known = Some((sender.window, sender.origin));
-                let header_len = envelope::decode_from(bytes, known)
+                let header_len = envelope::decode(bytes)
                     .ok_or(DiscardReason::Malformed)?
                     .header
                     .len();
-                envelope::open_in_place(&self.key, bytes, header_len, known)
+                envelope::open_in_place(&self.key, bytes, header_len)
                     .ok_or(DiscardReason::BadTag)?
             }
         };
@@ -891,15 +889,10 @@ impl<R: Router> Gate<R> {
         // One snapshot of the policy for the rate, the limits and the
         // decision of this message.
         let policy = self.policy.load();
-        // A header field equal to the sender's is the sender's own string
-        // (see `envelope::decode_from`): same address, no bytes compared.
-        let same = |a: &str, b: &str| std::ptr::eq(a, b) || a == b;
-        let binding = if !same(env.window, sender.window) {
+        let binding = if env.window != sender.window {
             trail.detail = Some(format!("sealed for window `{}`", env.window));
             Err(DiscardReason::WrongWindow)
-        } else if !std::ptr::eq(env.origin, sender.origin)
-            && !policy::same_origin(env.origin, sender.origin)
-        {
+        } else if env.origin != sender.origin && !policy::same_origin(env.origin, sender.origin) {
             trail.detail = Some(format!("sealed for origin `{}`", env.origin));
             Err(DiscardReason::WrongOrigin)
         } else {
