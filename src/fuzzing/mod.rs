@@ -425,6 +425,13 @@ fn fixed_args() -> Vec<Value> {
     ]
 }
 
+/// Reads `text` as a policy file's JSON (the spanned tree, no policy
+/// rules): whether it is JSON. For `benches/gate.rs`.
+#[doc(hidden)]
+pub fn parse_policy_json(text: &str) -> bool {
+    crate::policy::json::parse(text).is_ok()
+}
+
 /// Policy target: the bytes as policy text. If it loads, a grid of fixed
 /// requests is decided (twice: decisions are deterministic, and `explain`
 /// agrees with `decide`). If the bytes hold a NUL, the two halves are also
