@@ -10,7 +10,7 @@ mod json;
 pub use json::{Json, Object};
 
 pub(crate) use json::ArgSlots;
-use json::Parser;
+pub(crate) use json::{Fault, Parser};
 use std::borrow::Cow;
 
 /// Longest command or event name, in bytes.
