@@ -744,7 +744,7 @@ mod tests {
                 assert_eq!(
                     scan_limits(&json, &limits),
                     // The byte-at-a-time scanner the block skipping replaced.
-                    crate::fuzzing::reference::scan_limits(&json, &limits),
+                    crate::fuzzing::oracle::scan_limits(&json, &limits),
                     "{:?}",
                     String::from_utf8_lossy(&json)
                 );
