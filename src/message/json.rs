@@ -955,6 +955,24 @@ fn digits_end(bytes: &[u8], mut i: usize) -> usize {
     i
 }
 
+/// The length of a string's rest after its opening quote, up to and
+/// including the closing quote, or `None` when the string does not end.
+/// For the limit scan, which validates nothing: a backslash escapes the
+/// byte after it, and a control character is passed over.
+pub(super) fn skip_string(s: &[u8]) -> Option<usize> {
+    let mut i = 0usize;
+    loop {
+        let at = i + find_special(s.get(i..)?)?;
+        match s.get(at) {
+            Some(b'"') => return Some(at + 1),
+            // A backslash: skip it and the byte it escapes.
+            Some(b'\\') => i = at + 2,
+            // A control character.
+            _ => i = at + 1,
+        }
+    }
+}
+
 /// Whether `b` ends a run of plain string bytes.
 fn is_special(b: u8) -> bool {
     b == b'"' || b == b'\\' || b < 0x20
