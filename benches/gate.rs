@@ -187,6 +187,20 @@ fn json_reader(c: &mut Criterion) {
             })
         });
     }
+    // A 1 MiB string, then an error at the end: the parser fails there and
+    // the limit scan (`OverLimit` anywhere wins) reads the whole text again.
+    let invalid = danger::plaintext(
+        &format!(
+            r#"{{"kind":"emit","event":"e","payload":["{}",1,]}}"#,
+            "a".repeat(1024 * 1024)
+        ),
+        &[],
+    );
+    group.bench_with_input(
+        BenchmarkId::new("message_decode_invalid", "1 MiB"),
+        &invalid,
+        |b, p| b.iter(|| message::decode(black_box(p), &limits).is_err()),
+    );
     let demo = include_str!("../policies/demo.json");
     group.bench_function("policy_parse/demo.json", |b| {
         b.iter(|| isogate::fuzzing::parse_policy_json(black_box(demo)))
