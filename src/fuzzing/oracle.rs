@@ -231,20 +231,9 @@ impl<'de> Visitor<'de> for Counting<'_> {
 /// both are an error.
 fn minus_zero_as_zero(json: &[u8]) -> Cow<'_, [u8]> {
     let mut out: Option<Vec<u8>> = None;
-    let (mut in_string, mut escaped) = (false, false);
-    for (i, &b) in json.iter().enumerate() {
-        if in_string {
-            if escaped {
-                escaped = false;
-            } else if b == b'\\' {
-                escaped = true;
-            } else if b == b'"' {
-                in_string = false;
-            }
-            continue;
-        }
+    for (i, (b, in_string)) in outside_strings(json).enumerate() {
         match b {
-            b'"' => in_string = true,
+            _ if in_string => {}
             // Not an exponent's sign (`0e-0`): after `e`, `E` and anything
             // else a number holds, a `-` starts no number.
             b'-' if !i
@@ -505,6 +494,79 @@ mod tests {
             r#"{"a":1,"a":2}"#,
             "[-0, 1e400]",
         ] {
+            super::super::policy_json_differential(text.as_bytes());
+        }
+    }
+
+    /// JSON-ish text: tokens, broken tokens, escapes, comments, a byte
+    /// order mark, non-ASCII and control characters.
+    fn jsonish() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let token = prop::sample::select(vec![
+            "{",
+            "}",
+            "[",
+            "]",
+            ",",
+            ":",
+            " ",
+            "\n",
+            "\"",
+            "\"k\":",
+            "\"a\"",
+            "\\",
+            "\\u",
+            "\\n",
+            "\\ud83d\\ude00",
+            "\\ud800",
+            "d800",
+            "00e9",
+            "-",
+            "0",
+            "1",
+            "-0",
+            "01",
+            ".",
+            "5",
+            "e",
+            "E+",
+            "1e400",
+            "true",
+            "tru",
+            "null",
+            "false",
+            "/",
+            "/*",
+            "é",
+            "😀",
+            "\u{1}",
+            "\t",
+            "\u{feff}",
+            "x",
+        ]);
+        prop::collection::vec(token, 0..40).prop_map(|t| t.concat())
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(4000))]
+
+        #[test]
+        fn the_policy_reader_agrees_with_serde_json(text in jsonish()) {
+            super::super::policy_json_differential(text.as_bytes());
+        }
+
+        #[test]
+        fn the_policy_reader_agrees_on_a_policy_with_edits(
+            edits in proptest::collection::vec((0usize..4096, jsonish()), 1..4)
+        ) {
+            let mut text = include_str!("../../policies/demo.json").to_owned();
+            for (at, insert) in edits {
+                let mut at = at % (text.len() + 1);
+                while !text.is_char_boundary(at) {
+                    at -= 1;
+                }
+                text.insert_str(at, &insert);
+            }
             super::super::policy_json_differential(text.as_bytes());
         }
     }
