@@ -982,8 +982,11 @@ fn is_special(b: u8) -> bool {
 /// `s`. Most strings (keys, names) are short: the first 32 bytes are tested
 /// a word at a time; past those, whole 32-byte blocks are tested at once
 /// (branch-free, so the compiler vectorizes the test) and long string
-/// bodies are skipped at many bytes a cycle.
-#[inline]
+/// bodies are skipped at many bytes a cycle. Always inlined: the limit
+/// scan's `skip_string` calls it too, and left to a hint the compiler
+/// stops inlining it there, which made that scan 40% slower
+/// (`BENCHMARKS.md`, "One JSON reader").
+#[inline(always)]
 fn find_special(s: &[u8]) -> Option<usize> {
     const WORD: usize = 8;
     const BLOCK: usize = 32;
