@@ -138,6 +138,79 @@ fn message_stage(c: &mut Criterion) {
     group.finish();
 }
 
+/// The message JSON of the 64 B and 1 KiB plaintexts read three ways: by
+/// `message::decode` (the crate's reader, with the WIRE.md field rules),
+/// by serde_json into a `Value`, and by serde_json into borrowed typed
+/// structs (no rules beyond the types); and `policies/demo.json` read into
+/// the policy's spanned tree.
+fn json_reader(c: &mut Criterion) {
+    #[derive(serde::Deserialize)]
+    struct Msg<'a> {
+        #[serde(borrow)]
+        kind: &'a str,
+        id: u64,
+        #[serde(borrow)]
+        cmd: &'a str,
+        #[serde(borrow)]
+        args: Args<'a>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Args<'a> {
+        #[serde(borrow)]
+        name: &'a str,
+        #[serde(borrow, default)]
+        note: Option<&'a str>,
+    }
+    let limits = limits();
+    let mut group = c.benchmark_group("json_reader");
+    group
+        .sample_size(30)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2));
+    for size in [64, 1024] {
+        let plaintext = common::plaintext(size);
+        let json = plaintext[4..].to_vec();
+        let label = common::size_label(size);
+        group.bench_with_input(
+            BenchmarkId::new("message_decode", &label),
+            &plaintext,
+            |b, p| b.iter(|| message::decode(black_box(p), &limits).is_ok()),
+        );
+        group.bench_with_input(BenchmarkId::new("serde_value", &label), &json, |b, j| {
+            b.iter(|| serde_json::from_slice::<Value>(black_box(j)).is_ok())
+        });
+        group.bench_with_input(BenchmarkId::new("serde_typed", &label), &json, |b, j| {
+            b.iter(|| {
+                serde_json::from_slice::<Msg<'_>>(black_box(j)).map(|m| {
+                    black_box((m.kind, m.id, m.cmd, m.args.name, m.args.note));
+                })
+            })
+        });
+    }
+    // A 1 MiB string, then an error at the end: the parser fails there and
+    // the limit scan (`OverLimit` anywhere wins) reads the whole text again.
+    let invalid = danger::plaintext(
+        &format!(
+            r#"{{"kind":"emit","event":"e","payload":["{}",1,]}}"#,
+            "a".repeat(1024 * 1024)
+        ),
+        &[],
+    );
+    group.bench_with_input(
+        BenchmarkId::new("message_decode_invalid", "1 MiB"),
+        &invalid,
+        |b, p| b.iter(|| message::decode(black_box(p), &limits).is_err()),
+    );
+    let demo = include_str!("../policies/demo.json");
+    group.bench_function("policy_parse/demo.json", |b| {
+        b.iter(|| isogate::fuzzing::parse_policy_json(black_box(demo)))
+    });
+    group.bench_function("serde_value/demo.json", |b| {
+        b.iter(|| serde_json::from_str::<Value>(black_box(demo)).is_ok())
+    });
+    group.finish();
+}
+
 fn policy_stage(c: &mut Criterion) {
     let mut group = c.benchmark_group("policy");
     group
@@ -265,6 +338,6 @@ fn run_pool<T>(
 criterion_group! {
     name = stages;
     config = Criterion::default();
-    targets = envelope_stages, replay_stage, message_stage, policy_stage, dispatch_stage, whole_gate
+    targets = envelope_stages, replay_stage, message_stage, json_reader, policy_stage, dispatch_stage, whole_gate
 }
 criterion_main!(stages);

@@ -363,18 +363,14 @@ fn collapse_scalar_arrays(pretty: &str) -> String {
 }
 
 /// The length of the JSON string literal at the start of `s` (quotes
-/// included).
+/// included), read by the crate's JSON reader; all of `s` if it is not one
+/// (serde_json wrote it, so it is).
 fn string_end(s: &str) -> usize {
-    let mut escaped = false;
-    for (i, c) in s.char_indices().skip(1) {
-        match c {
-            _ if escaped => escaped = false,
-            '\\' => escaped = true,
-            '"' => return i + 1,
-            _ => {}
-        }
+    let mut p = crate::message::Parser::new(s, 0, 0);
+    match p.string() {
+        Ok(_) => p.offset(),
+        Err(_) => s.len(),
     }
-    s.len()
 }
 
 /// A window label a policy can name exactly (`*` would be a glob).

@@ -83,7 +83,7 @@ fn crash_reproducers_stay_fixed() {
 }
 
 #[test]
-fn message_corpus_agrees_with_the_old_decoder() {
+fn message_corpus_agrees_with_serde_json() {
     // `message_decode` runs this check too; here it runs alone, so a
     // disagreement is reported as one.
     let mut n = replay_dir(&corpus_dir().join("message"), fuzzing::message_differential);
@@ -91,8 +91,30 @@ fn message_corpus_agrees_with_the_old_decoder() {
         &corpus_dir().join("crashes").join("message"),
         fuzzing::message_differential,
     );
-    eprintln!("checked {n} message corpus files against the old decoder");
+    eprintln!("checked {n} message corpus files against serde_json");
     assert!(n > 0, "tests/corpus/message is empty");
+}
+
+#[test]
+fn policy_json_agrees_with_serde_json() {
+    // `policy_load` runs this check too; here it runs alone, on the policy
+    // corpus, the fixtures, the shipped policies and every prefix of those
+    // (which reach the reader's error paths).
+    let run = fuzzing::policy_json_differential;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut n = replay_dir(&corpus_dir().join("policy"), run);
+    n += replay_dir(&corpus_dir().join("crashes").join("policy"), run);
+    n += replay_dir(&root.join("tests/policy_fixtures"), run);
+    let mut prefixes = 0;
+    for entry in std::fs::read_dir(root.join("policies")).unwrap() {
+        let text = std::fs::read(entry.unwrap().path()).unwrap();
+        for end in 0..=text.len() {
+            run(&text[..end]);
+            prefixes += 1;
+        }
+    }
+    eprintln!("checked {n} policy files and {prefixes} prefixes against serde_json");
+    assert!(n > 0 && prefixes > 0);
 }
 
 #[test]

@@ -17,7 +17,7 @@ use crate::{Call, Gate, MessageKind, Policy, PolicySource, Request, Router, Send
 use serde_json::{json, Value};
 use std::sync::{Arc, Mutex, OnceLock};
 
-pub(crate) mod reference;
+pub(crate) mod oracle;
 
 /// The fixed launch key of every fuzzing gate.
 pub const KEY: [u8; 32] = [0x42; 32];
@@ -282,19 +282,20 @@ pub fn message_decode(data: &[u8]) {
     }
 }
 
-/// Differential: `message::decode` and the decoder it replaced (kept in
-/// `reference`) give exactly the same result on `data` as a plaintext,
-/// under the limit ladder (with the fixed policy's limits), the default
-/// limits and a middling set: both `Ok` with the same kind, id, name, body
-/// and arguments (same `serde_json::Value`, same JSON text, so `-0.0` is
-/// not `0.0`), or both the same `DecodeError`.
+/// Differential: `message::decode` and the serde_json oracle (`oracle`:
+/// the framing, a byte-at-a-time limit scan, serde_json with duplicate
+/// keys refused at any depth, the field rules of `docs/WIRE.md` section 4)
+/// give exactly the same result on `data` as a plaintext, under the limit
+/// ladder (with the fixed policy's limits), the default limits and a
+/// middling set: both `Ok` with the same kind, id, name, body and arguments
+/// (same `serde_json::Value`, same JSON text, so `-0.0` is not `0.0`), or
+/// both the same `DecodeError`.
 ///
-/// Two documented differences are allowed, and the oracle is asked to
-/// follow the documents in both: the old decoder also read a JSON array as
-/// the sequence of the message's fields (`["invoke",1,"greet",{}]`), which
-/// `docs/WIRE.md` section 4 does not allow (the new decoder refuses it as
-/// invalid); and it read `-0` as the double -0.0, where `docs/POLICY.md`
-/// section 8 makes it the integer 0 (so `"id":-0` is the call id 0).
+/// Where serde_json alone reads differently, the oracle follows the
+/// documents: `-0` is the integer 0 (`docs/POLICY.md` section 8; serde_json
+/// reads -0.0), so `"id":-0` is the call id 0. serde_json's own limit of
+/// 127 nested containers is also the message format's (`docs/WIRE.md`
+/// section 4).
 #[doc(hidden)]
 pub fn message_differential(data: &[u8]) {
     // Loading the policy compiles its patterns: once is enough.
@@ -318,12 +319,7 @@ fn differential(data: &[u8], policy_limits: Limits) {
         let mut slots = message::ArgSlots::new();
         let in_slots = message::decode_in(data, &limits, Some(&mut slots));
         assert_eq!(in_slots, ours, "slots and heap disagree under {limits:?}");
-        let theirs = reference::decode(
-            data,
-            &limits,
-            reference::Arrays::Refused,
-            reference::MinusZero::Integer,
-        );
+        let theirs = oracle::decode(data, &limits);
         match (&ours, &theirs) {
             (Ok(m), Ok(r)) => {
                 let (id, body) = match m {
@@ -332,7 +328,7 @@ fn differential(data: &[u8], policy_limits: Limits) {
                 };
                 assert_eq!(
                     (m.kind(), id, m.name(), body),
-                    (r.kind, r.id, r.name.as_ref(), r.body),
+                    (r.kind, r.id, r.name.as_str(), r.body),
                     "decoders disagree on the message under {limits:?}"
                 );
                 let args = m.args().to_value();
@@ -435,11 +431,67 @@ fn fixed_args() -> Vec<Value> {
     ]
 }
 
-/// Policy target: the bytes as policy text. If it loads, a grid of fixed
+/// Reads `text` as a policy file's JSON (the spanned tree, no policy
+/// rules): whether it is JSON. For `benches/gate.rs`.
+#[doc(hidden)]
+pub fn parse_policy_json(text: &str) -> bool {
+    crate::policy::json::parse(text).is_ok()
+}
+
+/// Differential: the policy reader (`policy::json::parse`) and the
+/// serde_json oracle on `data` as policy text (when it is UTF-8). The
+/// reader accepts exactly when serde_json does (a byte order mark refused,
+/// nesting deeper than 128 refused), and then with the same value (the
+/// first of duplicate keys kept, `-0` the integer 0: same
+/// `serde_json::Value`, same JSON text) and as many duplicate keys. A text
+/// nested exactly 128 deep is the reader's to accept; serde_json cannot
+/// read it.
+#[doc(hidden)]
+pub fn policy_json_differential(data: &[u8]) {
+    use oracle::PolicyJson;
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let ours = crate::policy::json::parse(text);
+    let theirs = oracle::policy_json(text);
+    match (&theirs, &ours) {
+        (PolicyJson::Json(value, duplicates), Ok(doc)) => {
+            let v = doc.root.to_value();
+            assert_eq!(
+                &v, value,
+                "policy reader and serde_json disagree on the value"
+            );
+            assert_eq!(
+                v.to_string(),
+                value.to_string(),
+                "policy reader and serde_json disagree on the value's text"
+            );
+            assert_eq!(
+                doc.duplicates.len(),
+                *duplicates,
+                "policy reader and serde_json disagree on duplicate keys"
+            );
+        }
+        _ => assert!(
+            matches!(
+                (&theirs, &ours),
+                (PolicyJson::Refused, Err(_)) | (PolicyJson::TooDeepForSerde, _)
+            ),
+            "policy reader and serde_json disagree: reader {:?}, serde_json {theirs:?}",
+            ours.as_ref()
+                .map(|d| d.root.to_value())
+                .map_err(|e| &e.message),
+        ),
+    }
+}
+
+/// Policy target: the bytes as policy text. First the reader against
+/// serde_json ([`policy_json_differential`]); then, if it loads, a grid of fixed
 /// requests is decided (twice: decisions are deterministic, and `explain`
 /// agrees with `decide`). If the bytes hold a NUL, the two halves are also
 /// loaded as two files, in both orders: composing is order-independent.
 pub fn policy_load(data: &[u8]) {
+    policy_json_differential(data);
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };

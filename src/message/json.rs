@@ -419,13 +419,20 @@ impl fmt::Display for Json<'_> {
     }
 }
 
-/// The strict parser: RFC 8259 JSON exactly as `serde_json` reads it
-/// (no comments, no trailing commas, no lone surrogates, no control
-/// characters in strings, no non-finite numbers), plus what the message
-/// format adds: no duplicate keys, at most `max_depth` nested containers
-/// and `max_items` entries in any one. Limits are checked before the
-/// allocation they would bound. Values are serde_json's but for `-0`, the
-/// integer 0 here (`docs/POLICY.md` section 8).
+/// The strict parser, and the crate's only JSON lexer: RFC 8259 JSON
+/// exactly as `serde_json` reads it (no comments, no trailing commas, no
+/// lone surrogates, no control characters in strings, no non-finite
+/// numbers), plus what the message format adds: no duplicate keys, at most
+/// `max_depth` nested containers and `max_items` entries in any one.
+/// Limits are checked before the allocation they would bound. Values are
+/// serde_json's but for `-0`, the integer 0 here (`docs/POLICY.md`
+/// section 8).
+///
+/// The policy reader (`policy::json`) builds its spanned tree from the
+/// same primitives (`next_token`, `expect`, `skip`, `empty`, `more`,
+/// `string`, `number`), with the byte offset ([`Parser::offset`]) for
+/// positions and the [`Fault`] of a bad string or number for its error
+/// messages.
 pub(crate) struct Parser<'a> {
     /// The JSON text, already checked as UTF-8 in one pass, so a string
     /// without escapes becomes a `str` by slicing it.
@@ -435,6 +442,35 @@ pub(crate) struct Parser<'a> {
     pos: usize,
     max_depth: usize,
     max_items: usize,
+    /// What the last failed string or number got wrong, and where.
+    fault: Option<(Fault, usize)>,
+}
+
+/// Why a string or number token is not JSON. A message only sees
+/// [`DecodeError::Invalid`]; the policy reader words each one for people.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Fault {
+    /// A string without its closing quote (at the opening quote).
+    Unterminated,
+    /// A control character (below U+0020) in a string (at it).
+    Control,
+    /// A backslash not followed by one of the nine escapes (at the
+    /// backslash).
+    Escape,
+    /// `\u` without four hex digits (at the backslash).
+    UnicodeEscape,
+    /// A surrogate `\u` escape without its other half (at the backslash).
+    Surrogate,
+    /// A `0` followed by a digit (at the number).
+    LeadingZero,
+    /// No digit where a number starts (at the number).
+    NoDigit,
+    /// No digit after the `.` (at the number).
+    FractionDigit,
+    /// No digit in the exponent (at the number).
+    ExponentDigit,
+    /// A number whose nearest `f64` is infinite (at the number).
+    OutOfRange,
 }
 
 type Parsed<T> = Result<T, DecodeError>;
@@ -461,7 +497,26 @@ impl<'a> Parser<'a> {
             pos: 0,
             max_depth,
             max_items,
+            fault: None,
         }
+    }
+
+    /// The byte offset the parser is at.
+    pub(crate) fn offset(&self) -> usize {
+        self.pos
+    }
+
+    /// What the last failed string or number got wrong, and at which byte
+    /// offset; `None` when the failure was elsewhere (a structural token).
+    pub(crate) fn fault(&self) -> Option<(Fault, usize)> {
+        self.fault
+    }
+
+    /// Records `fault` at `at`: an invalid message.
+    #[cold]
+    fn fail(&mut self, fault: Fault, at: usize) -> DecodeError {
+        self.fault = Some((fault, at));
+        DecodeError::Invalid
     }
 
     #[inline]
@@ -712,9 +767,13 @@ impl<'a> Parser<'a> {
     fn raw_string(&mut self) -> Parsed<RawString> {
         self.expect(b'"')?;
         let start = self.pos;
+        let open = start - 1;
         let bytes = self.bytes;
         let rest = bytes.get(start..).ok_or(DecodeError::Invalid)?;
-        let at = start + find_special(rest).ok_or(DecodeError::Invalid)?;
+        let Some(run) = find_special(rest) else {
+            return Err(self.fail(Fault::Unterminated, open));
+        };
+        let at = start + run;
         match bytes.get(at) {
             Some(b'"') => {
                 self.pos = at + 1;
@@ -723,16 +782,15 @@ impl<'a> Parser<'a> {
             Some(b'\\') => {
                 self.pos = at;
                 let head = bytes.get(start..at).ok_or(DecodeError::Invalid)?;
-                self.escaped_string(head).map(RawString::Unescaped)
+                self.escaped_string(open, head).map(RawString::Unescaped)
             }
-            // A control character.
-            _ => Err(DecodeError::Invalid),
+            _ => Err(self.fail(Fault::Control, at)),
         }
     }
 
     /// The rest of a string from its first backslash; `head` is what came
-    /// before it.
-    fn escaped_string(&mut self, head: &[u8]) -> Parsed<Vec<u8>> {
+    /// before it, `open` the offset of its opening quote.
+    fn escaped_string(&mut self, open: usize, head: &[u8]) -> Parsed<Vec<u8>> {
         let mut out = Vec::with_capacity(head.len() + 16);
         out.extend_from_slice(head);
         let bytes = self.bytes;
@@ -743,7 +801,10 @@ impl<'a> Parser<'a> {
                     return Ok(out);
                 }
                 Some(b'\\') => {
-                    let escape = *bytes.get(self.pos + 1).ok_or(DecodeError::Invalid)?;
+                    let at = self.pos;
+                    let Some(&escape) = bytes.get(at + 1) else {
+                        return Err(self.fail(Fault::Escape, at));
+                    };
                     self.pos += 2;
                     let c = match escape {
                         b'"' => '"',
@@ -754,70 +815,77 @@ impl<'a> Parser<'a> {
                         b'n' => '\n',
                         b'r' => '\r',
                         b't' => '\t',
-                        b'u' => self.unicode_escape()?,
-                        _ => return Err(DecodeError::Invalid),
+                        b'u' => self.unicode_escape(at)?,
+                        _ => return Err(self.fail(Fault::Escape, at)),
                     };
                     let mut utf8 = [0u8; 4];
                     out.extend_from_slice(c.encode_utf8(&mut utf8).as_bytes());
                 }
                 Some(_) => {
                     let rest = bytes.get(self.pos..).ok_or(DecodeError::Invalid)?;
-                    let run = find_special(rest).ok_or(DecodeError::Invalid)?;
+                    let Some(run) = find_special(rest) else {
+                        return Err(self.fail(Fault::Unterminated, open));
+                    };
                     if run == 0 {
-                        // A control character.
-                        return Err(DecodeError::Invalid);
+                        return Err(self.fail(Fault::Control, self.pos));
                     }
                     let end = self.pos + run;
                     out.extend_from_slice(bytes.get(self.pos..end).ok_or(DecodeError::Invalid)?);
                     self.pos = end;
                 }
-                None => return Err(DecodeError::Invalid),
+                None => return Err(self.fail(Fault::Unterminated, open)),
             }
         }
     }
 
-    /// The character of a `\uXXXX` escape (the `\u` already consumed),
-    /// joining a surrogate pair; a lone surrogate is invalid.
-    fn unicode_escape(&mut self) -> Parsed<char> {
-        let first = self.hex4()?;
+    /// The character of a `\uXXXX` escape (the `\u` already consumed; its
+    /// backslash at `at`), joining a surrogate pair; a lone surrogate is
+    /// invalid.
+    fn unicode_escape(&mut self, at: usize) -> Parsed<char> {
+        let Some(first) = self.hex4() else {
+            return Err(self.fail(Fault::UnicodeEscape, at));
+        };
         let code = match first {
             0xD800..=0xDBFF => {
                 if self.bytes.get(self.pos..self.pos + 2) != Some(b"\\u") {
-                    return Err(DecodeError::Invalid);
+                    return Err(self.fail(Fault::Surrogate, at));
                 }
                 self.pos += 2;
-                let second = self.hex4()?;
+                let Some(second) = self.hex4() else {
+                    return Err(self.fail(Fault::UnicodeEscape, at));
+                };
                 if !(0xDC00..=0xDFFF).contains(&second) {
-                    return Err(DecodeError::Invalid);
+                    return Err(self.fail(Fault::Surrogate, at));
                 }
                 0x10000 + ((first - 0xD800) << 10) + (second - 0xDC00)
             }
-            0xDC00..=0xDFFF => return Err(DecodeError::Invalid),
+            0xDC00..=0xDFFF => return Err(self.fail(Fault::Surrogate, at)),
             _ => first,
         };
-        char::from_u32(code).ok_or(DecodeError::Invalid)
+        match char::from_u32(code) {
+            Some(c) => Ok(c),
+            None => Err(self.fail(Fault::UnicodeEscape, at)),
+        }
     }
 
-    fn hex4(&mut self) -> Parsed<u32> {
-        let digits = self
-            .bytes
-            .get(self.pos..self.pos + 4)
-            .ok_or(DecodeError::Invalid)?;
+    /// Four hex digits.
+    fn hex4(&mut self) -> Option<u32> {
+        let digits = self.bytes.get(self.pos..self.pos + 4)?;
         let mut code = 0u32;
         for &d in digits {
-            let v = char::from(d).to_digit(16).ok_or(DecodeError::Invalid)?;
-            code = code * 16 + v;
+            code = code * 16 + char::from(d).to_digit(16)?;
         }
         self.pos += 4;
-        Ok(code)
+        Some(code)
     }
 
     /// A number (`docs/POLICY.md` section 8, "Numbers"; the policy
     /// reader reads the same token to the same value): without fraction or
     /// exponent and from -2^63 to 2^64 - 1, an integer (`u64`, or `i64`
     /// when negative; `-0` is the integer 0); otherwise the nearest `f64`.
-    /// A number whose `f64` is infinite is invalid. Whitespace before it is
-    /// skipped.
+    /// A number whose `f64` is infinite is invalid, and so is a `0`
+    /// followed by a digit (no JSON text goes on that way). Whitespace
+    /// before it is skipped.
     pub(crate) fn number(&mut self) -> Parsed<Number> {
         // `"id": 1` has a space before the number, as JSON allows.
         self.next_token();
@@ -828,9 +896,14 @@ impl<'a> Parser<'a> {
             i += 1;
         }
         match bytes.get(i) {
-            Some(b'0') => i += 1,
+            Some(b'0') => {
+                i += 1;
+                if bytes.get(i).is_some_and(u8::is_ascii_digit) {
+                    return Err(self.fail(Fault::LeadingZero, start));
+                }
+            }
             Some(b'1'..=b'9') => i = digits_end(bytes, i),
-            _ => return Err(DecodeError::Invalid),
+            _ => return Err(self.fail(Fault::NoDigit, start)),
         }
         let mut integer = true;
         if bytes.get(i) == Some(&b'.') {
@@ -838,7 +911,7 @@ impl<'a> Parser<'a> {
             let digits = i + 1;
             i = digits_end(bytes, digits);
             if i == digits {
-                return Err(DecodeError::Invalid);
+                return Err(self.fail(Fault::FractionDigit, start));
             }
         }
         if matches!(bytes.get(i), Some(b'e' | b'E')) {
@@ -850,12 +923,15 @@ impl<'a> Parser<'a> {
             let digits = i;
             i = digits_end(bytes, digits);
             if i == digits {
-                return Err(DecodeError::Invalid);
+                return Err(self.fail(Fault::ExponentDigit, start));
             }
         }
         self.pos = i;
         let token = bytes.get(start..i).ok_or(DecodeError::Invalid)?;
-        crate::number::from_token(token, integer).ok_or(DecodeError::Invalid)
+        match crate::number::from_token(token, integer) {
+            Some(n) => Ok(n),
+            None => Err(self.fail(Fault::OutOfRange, start)),
+        }
     }
 }
 
@@ -879,6 +955,24 @@ fn digits_end(bytes: &[u8], mut i: usize) -> usize {
     i
 }
 
+/// The length of a string's rest after its opening quote, up to and
+/// including the closing quote, or `None` when the string does not end.
+/// For the limit scan, which validates nothing: a backslash escapes the
+/// byte after it, and a control character is passed over.
+pub(super) fn skip_string(s: &[u8]) -> Option<usize> {
+    let mut i = 0usize;
+    loop {
+        let at = i + find_special(s.get(i..)?)?;
+        match s.get(at) {
+            Some(b'"') => return Some(at + 1),
+            // A backslash: skip it and the byte it escapes.
+            Some(b'\\') => i = at + 2,
+            // A control character.
+            _ => i = at + 1,
+        }
+    }
+}
+
 /// Whether `b` ends a run of plain string bytes.
 fn is_special(b: u8) -> bool {
     b == b'"' || b == b'\\' || b < 0x20
@@ -888,8 +982,11 @@ fn is_special(b: u8) -> bool {
 /// `s`. Most strings (keys, names) are short: the first 32 bytes are tested
 /// a word at a time; past those, whole 32-byte blocks are tested at once
 /// (branch-free, so the compiler vectorizes the test) and long string
-/// bodies are skipped at many bytes a cycle.
-#[inline]
+/// bodies are skipped at many bytes a cycle. Always inlined: the limit
+/// scan's `skip_string` calls it too, and left to a hint the compiler
+/// stops inlining it there, which made that scan 40% slower
+/// (`BENCHMARKS.md`, "One JSON reader").
+#[inline(always)]
 fn find_special(s: &[u8]) -> Option<usize> {
     const WORD: usize = 8;
     const BLOCK: usize = 32;

@@ -1,14 +1,18 @@
-//! A small JSON parser that remembers where every key and value starts.
+//! The policy file's JSON, read by the message reader
+//! (`message::json::Parser`, the crate's one JSON lexer) into a tree that
+//! remembers where every key and value starts.
 //!
 //! serde cannot give positions of values after the fact, and policy errors
-//! must say `FILE:LINE:COL`. This parser is a recursive descent over bytes:
-//! it never indexes, never panics, limits nesting to [`MAX_JSON_DEPTH`], and
-//! rejects everything strict JSON (RFC 8259) rejects: comments, trailing
-//! commas, trailing data, lone surrogates, raw control characters in strings.
-//! Duplicate keys do not stop parsing (so that the other errors of the file
-//! are still reported); they are listed in [`Document::duplicates`] and the
-//! first occurrence is kept.
+//! must say `FILE:LINE:COL`. The builder here walks the grammar with the
+//! reader's primitives, notes byte offsets and turns them into lines and
+//! columns as it goes; it limits nesting to [`MAX_JSON_DEPTH`] and refuses
+//! what strict JSON (RFC 8259) refuses, with an error for people: comments,
+//! trailing commas, trailing data, lone surrogates, raw control characters
+//! in strings. Duplicate keys do not stop it (so that the other errors of
+//! the file are still reported); they are listed in
+//! [`Document::duplicates`] and the first occurrence is kept.
 
+use crate::message::{Fault, Parser};
 use serde_json::{Number, Value};
 
 /// Deepest nesting of arrays and objects in a policy file.
@@ -77,34 +81,39 @@ pub(crate) struct SyntaxError {
     pub pointer: String,
 }
 
-fn err_at(pos: Pos, message: impl Into<String>) -> SyntaxError {
-    SyntaxError {
-        pos,
-        message: message.into(),
-        pointer: String::new(),
-    }
-}
-
 /// Parses one JSON text.
 pub(crate) fn parse(text: &str) -> Result<Document, SyntaxError> {
-    let mut p = Parser {
-        bytes: text.as_bytes(),
-        at: 0,
-        pos: Pos { line: 1, column: 1 },
+    let bytes = text.as_bytes();
+    let mut b = Builder {
+        text,
+        // Depth is the builder's to check (its own error); no item limit.
+        p: Parser::new(text, MAX_JSON_DEPTH, usize::MAX),
+        lines: Lines {
+            bytes,
+            at: 0,
+            pos: Pos { line: 1, column: 1 },
+        },
         path: Vec::new(),
         duplicates: Vec::new(),
     };
     if text.starts_with('\u{feff}') {
-        return Err(p.fail("file starts with a byte order mark; save it as UTF-8 without one"));
+        return Err(SyntaxError {
+            pos: Pos { line: 1, column: 1 },
+            message: "file starts with a byte order mark; save it as UTF-8 without one".to_owned(),
+            pointer: String::new(),
+        });
     }
-    let root = p.document().map_err(|mut e| {
-        e.pointer = p.pointer();
-        e
-    })?;
-    Ok(Document {
-        root,
-        duplicates: p.duplicates,
-    })
+    match b.document() {
+        Ok(root) => Ok(Document {
+            root,
+            duplicates: b.duplicates,
+        }),
+        Err(Fail { at, message }) => Err(SyntaxError {
+            pos: b.lines.pos(at),
+            message,
+            pointer: b.pointer(),
+        }),
+    }
 }
 
 impl Node {
@@ -143,22 +152,57 @@ pub(crate) fn escape_pointer(segment: &str) -> String {
     segment.replace('~', "~0").replace('/', "~1")
 }
 
-struct Parser<'t> {
-    bytes: &'t [u8],
-    at: usize,
-    pos: Pos,
+/// Walks the grammar over the reader's tokens, building the tree.
+struct Builder<'t> {
+    text: &'t str,
+    p: Parser<'t>,
+    lines: Lines<'t>,
     /// Escaped pointer segments of the value being parsed.
     path: Vec<String>,
     duplicates: Vec<Duplicate>,
 }
 
-impl Parser<'_> {
-    fn document(&mut self) -> Result<Node, SyntaxError> {
-        self.skip_ws()?;
+/// A syntax error before it has a line and column: its byte offset.
+struct Fail {
+    at: usize,
+    message: String,
+}
+
+/// Lines and columns of byte offsets, counted from the last offset asked
+/// about (the builder asks in file order, so the file is counted once).
+struct Lines<'t> {
+    bytes: &'t [u8],
+    at: usize,
+    pos: Pos,
+}
+
+impl Lines<'_> {
+    fn pos(&mut self, offset: usize) -> Pos {
+        let offset = offset.min(self.bytes.len());
+        if offset < self.at {
+            self.at = 0;
+            self.pos = Pos { line: 1, column: 1 };
+        }
+        for &b in self.bytes.get(self.at..offset).unwrap_or_default() {
+            if b == b'\n' {
+                self.pos.line += 1;
+                self.pos.column = 1;
+            } else if b & 0xC0 != 0x80 {
+                // Only the first byte of a UTF-8 sequence starts a column.
+                self.pos.column += 1;
+            }
+        }
+        self.at = offset;
+        self.pos
+    }
+}
+
+impl Builder<'_> {
+    fn document(&mut self) -> Result<Node, Fail> {
+        self.ws()?;
         let root = self.value(0)?;
-        self.skip_ws()?;
-        if self.peek().is_some() {
-            return Err(self.fail(format!(
+        if self.ws()?.is_some() {
+            return Err(self.here(format!(
                 "unexpected {} after the end of the JSON value",
                 self.describe_next()
             )));
@@ -166,30 +210,28 @@ impl Parser<'_> {
         Ok(root)
     }
 
-    fn peek(&self) -> Option<u8> {
-        self.bytes.get(self.at).copied()
-    }
-
-    fn bump(&mut self) -> Option<u8> {
-        let b = self.peek()?;
-        self.at += 1;
-        if b == b'\n' {
-            self.pos.line += 1;
-            self.pos.column = 1;
-        } else if b & 0xC0 != 0x80 {
-            // Only the first byte of a UTF-8 sequence starts a new column.
-            self.pos.column += 1;
+    /// Skips whitespace; the next byte. A `/` there starts a comment.
+    fn ws(&mut self) -> Result<Option<u8>, Fail> {
+        match self.p.next_token() {
+            Some(b'/') => Err(self.here("comments are not allowed in JSON")),
+            next => Ok(next),
         }
-        Some(b)
     }
 
-    fn fail(&self, message: impl Into<String>) -> SyntaxError {
-        err_at(self.pos, message)
+    fn here(&self, message: impl Into<String>) -> Fail {
+        Fail {
+            at: self.p.offset(),
+            message: message.into(),
+        }
     }
 
     /// The next character, in backticks, or "end of file".
     fn describe_next(&self) -> String {
-        let rest = self.bytes.get(self.at..).unwrap_or_default();
+        let rest = self
+            .text
+            .as_bytes()
+            .get(self.p.offset()..)
+            .unwrap_or_default();
         match std::str::from_utf8(rest)
             .ok()
             .and_then(|s| s.chars().next())
@@ -201,54 +243,48 @@ impl Parser<'_> {
         }
     }
 
-    fn skip_ws(&mut self) -> Result<(), SyntaxError> {
-        while let Some(b) = self.peek() {
-            match b {
-                b' ' | b'\t' | b'\n' | b'\r' => {
-                    self.bump();
-                }
-                b'/' => return Err(self.fail("comments are not allowed in JSON")),
-                _ => break,
-            }
+    /// The error for the string or number token that just failed.
+    fn token_error(&self) -> Fail {
+        let Some((fault, at)) = self.p.fault() else {
+            return self.here("invalid JSON");
+        };
+        let message = match fault {
+            Fault::Unterminated => "unterminated string",
+            Fault::Control => "control character in string; write it as an escape",
+            Fault::Escape => "invalid escape in string",
+            Fault::UnicodeEscape => "invalid `\\u` escape",
+            Fault::Surrogate => "unpaired surrogate in `\\u` escape",
+            Fault::LeadingZero => "numbers cannot have leading zeros",
+            Fault::NoDigit => "invalid number",
+            Fault::FractionDigit => "invalid number: expected a digit after `.`",
+            Fault::ExponentDigit => "invalid number: expected a digit in the exponent",
+            Fault::OutOfRange => "number out of range",
+        };
+        Fail {
+            at,
+            message: message.to_owned(),
         }
-        Ok(())
     }
 
-    fn expect_literal(&mut self, word: &str) -> Result<(), SyntaxError> {
-        let start = self.pos;
-        for expected in word.bytes() {
-            if self.peek() != Some(expected) {
-                return Err(err_at(start, format!("invalid literal, expected `{word}`")));
-            }
-            self.bump();
-        }
-        Ok(())
-    }
-
-    fn value(&mut self, depth: usize) -> Result<Node, SyntaxError> {
-        let pos = self.pos;
-        let value = match self.peek() {
+    /// A value, whitespace before it already skipped.
+    fn value(&mut self, depth: usize) -> Result<Node, Fail> {
+        let at = self.p.offset();
+        let pos = self.lines.pos(at);
+        let value = match self.p.next_token() {
             Some(b'{') => self.object(depth + 1)?,
             Some(b'[') => self.array(depth + 1)?,
             Some(b'"') => Json::String(self.string()?),
-            Some(b't') => {
-                self.expect_literal("true")?;
-                Json::Bool(true)
-            }
-            Some(b'f') => {
-                self.expect_literal("false")?;
-                Json::Bool(false)
-            }
-            Some(b'n') => {
-                self.expect_literal("null")?;
-                Json::Null
-            }
+            Some(b't') => self.literal("true", Json::Bool(true))?,
+            Some(b'f') => self.literal("false", Json::Bool(false))?,
+            Some(b'n') => self.literal("null", Json::Null)?,
             Some(b'-' | b'0'..=b'9') => {
-                let (n, token) = self.number()?;
-                Json::Number(n, token)
+                let n = self.p.number().map_err(|_| self.token_error())?;
+                // The token is ASCII (the grammar), so on char boundaries.
+                let token = self.text.get(at..self.p.offset()).unwrap_or_default();
+                Json::Number(n, token.to_owned())
             }
             _ => {
-                return Err(self.fail(format!(
+                return Err(self.here(format!(
                     "expected a JSON value, found {}",
                     self.describe_next()
                 )))
@@ -257,43 +293,57 @@ impl Parser<'_> {
         Ok(Node { pos, value })
     }
 
-    fn enter(&self, depth: usize) -> Result<(), SyntaxError> {
-        if depth > MAX_JSON_DEPTH {
-            return Err(self.fail(format!("nesting is deeper than {MAX_JSON_DEPTH} levels")));
+    fn literal(&mut self, word: &str, value: Json) -> Result<Json, Fail> {
+        if self.p.skip(word.as_bytes()) {
+            Ok(value)
+        } else {
+            Err(self.here(format!("invalid literal, expected `{word}`")))
         }
-        Ok(())
     }
 
-    fn object(&mut self, depth: usize) -> Result<Json, SyntaxError> {
-        self.enter(depth)?;
-        self.bump(); // `{`
+    fn string(&mut self) -> Result<String, Fail> {
+        match self.p.string() {
+            Ok(s) => Ok(s.into_owned()),
+            Err(_) => Err(self.token_error()),
+        }
+    }
+
+    /// Opens a container at `depth` (the root container is 1).
+    fn open(&mut self, byte: u8, depth: usize) -> Result<(), Fail> {
+        if depth > MAX_JSON_DEPTH {
+            return Err(self.here(format!("nesting is deeper than {MAX_JSON_DEPTH} levels")));
+        }
+        self.p.expect(byte).map_err(|_| self.here("invalid JSON"))
+    }
+
+    fn object(&mut self, depth: usize) -> Result<Json, Fail> {
+        self.open(b'{', depth)?;
         let mut members: Vec<Member> = Vec::new();
-        self.skip_ws()?;
-        if self.peek() == Some(b'}') {
-            self.bump();
+        self.ws()?;
+        if self.p.empty(b'}') {
             return Ok(Json::Object(members));
         }
         loop {
-            self.skip_ws()?;
-            let key_pos = self.pos;
-            if self.peek() != Some(b'"') {
-                let message = if self.peek() == Some(b'}') {
-                    "trailing comma before `}`".to_owned()
-                } else {
-                    format!("expected a string key, found {}", self.describe_next())
-                };
-                return Err(self.fail(message));
+            match self.ws()? {
+                Some(b'"') => {}
+                Some(b'}') => return Err(self.here("trailing comma before `}`")),
+                _ => {
+                    return Err(self.here(format!(
+                        "expected a string key, found {}",
+                        self.describe_next()
+                    )))
+                }
             }
+            let key_pos = self.lines.pos(self.p.offset());
             let key = self.string()?;
-            self.skip_ws()?;
-            if self.peek() != Some(b':') {
-                return Err(self.fail(format!(
+            self.ws()?;
+            if self.p.expect(b':').is_err() {
+                return Err(self.here(format!(
                     "expected `:` after key, found {}",
                     self.describe_next()
                 )));
             }
-            self.bump();
-            self.skip_ws()?;
+            self.ws()?;
             self.path.push(escape_pointer(&key));
             // On error the path stays pushed: it locates the failure.
             let value = self.value(depth)?;
@@ -312,55 +362,48 @@ impl Parser<'_> {
                     value,
                 }),
             }
-            self.skip_ws()?;
-            match self.peek() {
-                Some(b',') => self.bump(),
-                Some(b'}') => {
-                    self.bump();
-                    return Ok(Json::Object(members));
-                }
-                _ => {
-                    return Err(self.fail(format!(
+            self.ws()?;
+            // No limit on members (`usize::MAX` items): `more` only reads
+            // the `,` or the `}`.
+            match self.p.more(b'}', 0) {
+                Ok(true) => {}
+                Ok(false) => return Ok(Json::Object(members)),
+                Err(_) => {
+                    return Err(self.here(format!(
                         "expected `,` or `}}` after an object member, found {}",
                         self.describe_next()
                     )))
                 }
-            };
+            }
         }
     }
 
-    fn array(&mut self, depth: usize) -> Result<Json, SyntaxError> {
-        self.enter(depth)?;
-        self.bump(); // `[`
+    fn array(&mut self, depth: usize) -> Result<Json, Fail> {
+        self.open(b'[', depth)?;
         let mut items = Vec::new();
-        self.skip_ws()?;
-        if self.peek() == Some(b']') {
-            self.bump();
+        self.ws()?;
+        if self.p.empty(b']') {
             return Ok(Json::Array(items));
         }
         loop {
-            self.skip_ws()?;
-            if self.peek() == Some(b']') {
-                return Err(self.fail("trailing comma before `]`"));
+            if self.ws()? == Some(b']') {
+                return Err(self.here("trailing comma before `]`"));
             }
             self.path.push(items.len().to_string());
             let item = self.value(depth)?;
             self.path.pop();
             items.push(item);
-            self.skip_ws()?;
-            match self.peek() {
-                Some(b',') => self.bump(),
-                Some(b']') => {
-                    self.bump();
-                    return Ok(Json::Array(items));
-                }
-                _ => {
-                    return Err(self.fail(format!(
+            self.ws()?;
+            match self.p.more(b']', 0) {
+                Ok(true) => {}
+                Ok(false) => return Ok(Json::Array(items)),
+                Err(_) => {
+                    return Err(self.here(format!(
                         "expected `,` or `]` after an array item, found {}",
                         self.describe_next()
                     )))
                 }
-            };
+            }
         }
     }
 
@@ -371,132 +414,6 @@ impl Parser<'_> {
             out.push_str(seg);
         }
         out
-    }
-
-    fn string(&mut self) -> Result<String, SyntaxError> {
-        let start = self.pos;
-        self.bump(); // opening quote
-        let mut out: Vec<u8> = Vec::new();
-        loop {
-            let here = self.pos;
-            match self.bump() {
-                None => return Err(err_at(start, "unterminated string".to_owned())),
-                Some(b'"') => break,
-                Some(b'\\') => {
-                    let c = self.escape(here)?;
-                    let mut buf = [0u8; 4];
-                    out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
-                }
-                Some(b) if b < 0x20 => {
-                    return Err(err_at(
-                        here,
-                        "control character in string; write it as an escape".to_owned(),
-                    ))
-                }
-                Some(b) => out.push(b),
-            }
-        }
-        // The input is a `&str` and escapes produce whole characters, so
-        // this cannot fail; the error path only keeps the code panic-free.
-        String::from_utf8(out).map_err(|_| err_at(start, "invalid UTF-8 in string".to_owned()))
-    }
-
-    fn escape(&mut self, at: Pos) -> Result<char, SyntaxError> {
-        let bad = |message: &str| err_at(at, message.to_owned());
-        Ok(match self.bump() {
-            Some(b'"') => '"',
-            Some(b'\\') => '\\',
-            Some(b'/') => '/',
-            Some(b'b') => '\u{8}',
-            Some(b'f') => '\u{c}',
-            Some(b'n') => '\n',
-            Some(b'r') => '\r',
-            Some(b't') => '\t',
-            Some(b'u') => {
-                let hi = self.hex4().ok_or_else(|| bad("invalid `\\u` escape"))?;
-                if (0xD800..0xDC00).contains(&hi) {
-                    if self.bump() != Some(b'\\') || self.bump() != Some(b'u') {
-                        return Err(bad("unpaired surrogate in `\\u` escape"));
-                    }
-                    let lo = self.hex4().ok_or_else(|| bad("invalid `\\u` escape"))?;
-                    if !(0xDC00..0xE000).contains(&lo) {
-                        return Err(bad("unpaired surrogate in `\\u` escape"));
-                    }
-                    let code = 0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00);
-                    char::from_u32(code).ok_or_else(|| bad("invalid `\\u` escape"))?
-                } else {
-                    char::from_u32(hi).ok_or_else(|| bad("unpaired surrogate in `\\u` escape"))?
-                }
-            }
-            _ => return Err(bad("invalid escape in string")),
-        })
-    }
-
-    fn hex4(&mut self) -> Option<u32> {
-        let mut v = 0u32;
-        for _ in 0..4 {
-            let d = char::from(self.bump()?).to_digit(16)?;
-            v = v * 16 + d;
-        }
-        Some(v)
-    }
-
-    /// A number's value and its token.
-    fn number(&mut self) -> Result<(Number, String), SyntaxError> {
-        let start = self.pos;
-        let from = self.at;
-        let bad = |message: &str| err_at(start, message.to_owned());
-        if self.peek() == Some(b'-') {
-            self.bump();
-        }
-        match self.peek() {
-            Some(b'0') => {
-                self.bump();
-                if matches!(self.peek(), Some(b'0'..=b'9')) {
-                    return Err(bad("numbers cannot have leading zeros"));
-                }
-            }
-            Some(b'1'..=b'9') => self.digits(),
-            _ => return Err(bad("invalid number")),
-        }
-        let mut integer = true;
-        if self.peek() == Some(b'.') {
-            integer = false;
-            self.bump();
-            if !matches!(self.peek(), Some(b'0'..=b'9')) {
-                return Err(bad("invalid number: expected a digit after `.`"));
-            }
-            self.digits();
-        }
-        if matches!(self.peek(), Some(b'e' | b'E')) {
-            integer = false;
-            self.bump();
-            if matches!(self.peek(), Some(b'+' | b'-')) {
-                self.bump();
-            }
-            if !matches!(self.peek(), Some(b'0'..=b'9')) {
-                return Err(bad("invalid number: expected a digit in the exponent"));
-            }
-            self.digits();
-        }
-        let token = self
-            .bytes
-            .get(from..self.at)
-            .ok_or_else(|| bad("invalid number"))?;
-        // The same value the message reader gives the same token
-        // (`docs/POLICY.md` section 8, "Numbers"), so that enum values and
-        // bounds compare with what a message holds.
-        let n =
-            crate::number::from_token(token, integer).ok_or_else(|| bad("number out of range"))?;
-        // The token is ASCII (the grammar above), so this never fails.
-        let text = std::str::from_utf8(token).map_err(|_| bad("invalid number"))?;
-        Ok((n, text.to_owned()))
-    }
-
-    fn digits(&mut self) {
-        while matches!(self.peek(), Some(b'0'..=b'9')) {
-            self.bump();
-        }
     }
 }
 

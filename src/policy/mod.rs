@@ -39,7 +39,7 @@ mod constraint;
 mod decide;
 mod errors;
 mod glob;
-mod json;
+pub(crate) mod json;
 mod model;
 mod origin;
 mod path;
