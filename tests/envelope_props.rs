@@ -854,7 +854,7 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(3000))]
 
     #[test]
-    fn the_new_message_decoder_agrees_with_the_old_one(plain in differential_plaintext()) {
+    fn the_message_decoder_agrees_with_the_serde_json_oracle(plain in differential_plaintext()) {
         isogate::fuzzing::message_differential(&plain);
     }
 }

@@ -388,13 +388,7 @@ pub fn encode(message: &Message<'_>) -> Vec<u8> {
             &[],
         ),
     };
-    let json = json.to_string();
-    let mut out = Vec::with_capacity(4 + json.len() + body.len());
-    // A JSON text over 4 GiB cannot come from a message that passed the limits.
-    out.extend_from_slice(&u32::try_from(json.len()).unwrap_or(u32::MAX).to_be_bytes());
-    out.extend_from_slice(json.as_bytes());
-    out.extend_from_slice(body);
-    out
+    crate::danger::plaintext(&json.to_string(), body)
 }
 
 /// Whether a command or event name uses only the allowed alphabet and length.
@@ -453,12 +447,7 @@ fn scan_limits(json: &[u8], limits: &Limits) -> Result<(), DecodeError> {
 mod tests {
     use super::*;
 
-    fn plain(json: &str, body: &[u8]) -> Vec<u8> {
-        let mut out = (json.len() as u32).to_be_bytes().to_vec();
-        out.extend_from_slice(json.as_bytes());
-        out.extend_from_slice(body);
-        out
-    }
+    use crate::danger::plaintext as plain;
 
     fn dec(json: &str) -> Result<Message<'static>, DecodeError> {
         let p: &'static [u8] = Box::leak(plain(json, b"").into_boxed_slice());
