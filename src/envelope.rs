@@ -188,27 +188,46 @@ pub(crate) fn open_into<'s>(
     Some(plaintext)
 }
 
-/// Opens an envelope in place, in a buffer the caller owns (the text
-/// transport's decoded bytes), so the ciphertext is not copied again.
-/// `header_len` is the header length [`decode`] found in the same bytes.
-/// Returns the header fields and the plaintext, both borrowed from `bytes`;
-/// the returned envelope's `sealed` is empty, its bytes now hold the
-/// plaintext.
+/// Why [`open_in_place`] refused an envelope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Refused {
+    /// Not a well-formed version-1 envelope ([`decode`] would say `None`).
+    Malformed,
+    /// Well formed, but the tag does not verify.
+    BadTag,
+}
+
+/// Decodes an envelope in a buffer the caller owns (the text transport's
+/// decoded bytes, a request body handed over) and opens it in place, so
+/// the ciphertext is not copied and the header is read once. Returns the
+/// header fields and the plaintext, both borrowed from `bytes`; the
+/// returned envelope's `sealed` is empty, its bytes now hold the
+/// plaintext. Refuses exactly what [`decode`] refuses as `Malformed`.
 pub(crate) fn open_in_place<'a>(
     key: &LaunchKey,
     bytes: &'a mut [u8],
-    header_len: usize,
-) -> Option<(EnvelopeRef<'a>, &'a [u8])> {
-    let (header, sealed) = bytes.split_at_mut_checked(header_len)?;
+) -> Result<(EnvelopeRef<'a>, &'a [u8]), Refused> {
+    if bytes.len() > MAX_ENVELOPE_LEN {
+        return Err(Refused::Malformed);
+    }
+    // The header's length, from its two length fields; `read_header`
+    // checks everything else in it below.
+    let window_len = usize::from(*bytes.get(1).ok_or(Refused::Malformed)?);
+    let origin_len = bytes
+        .get(2 + window_len..4 + window_len)
+        .and_then(|b| b.try_into().ok())
+        .map(|b| usize::from(u16::from_be_bytes(b)))
+        .ok_or(Refused::Malformed)?;
+    let header_len = 4 + window_len + origin_len + NONCE_LEN;
+    let (header, sealed) = bytes
+        .split_at_mut_checked(header_len)
+        .ok_or(Refused::Malformed)?;
     if sealed.len() < TAG_LEN {
-        return None;
+        return Err(Refused::Malformed);
     }
     let header: &'a [u8] = header;
     let mut r = Reader { rest: header };
-    let (window, origin, nonce) = read_header(&mut r)?;
-    if !r.rest.is_empty() {
-        return None;
-    }
+    let (window, origin, nonce) = read_header(&mut r).ok_or(Refused::Malformed)?;
     let plaintext = key
         .aead()
         .open_in_place(
@@ -216,7 +235,7 @@ pub(crate) fn open_in_place<'a>(
             Aad::from(header),
             sealed,
         )
-        .ok()?;
+        .map_err(|_| Refused::BadTag)?;
     let env = EnvelopeRef {
         header,
         window,
@@ -224,7 +243,7 @@ pub(crate) fn open_in_place<'a>(
         nonce,
         sealed: &[],
     };
-    Some((env, plaintext))
+    Ok((env, plaintext))
 }
 
 /// Seals a plaintext into a full envelope, as the isolation frame does.
@@ -489,16 +508,45 @@ mod tests {
         for len in [0usize, 1, 15, 16, 17, 100, 4096] {
             let plain: Vec<u8> = (0..len).map(|i| i as u8).collect();
             let env = seal(&key(), "main", "http://a", nonce, &plain).unwrap();
-            let header_len = decode(&env).unwrap().header.len();
             let mut buf = env.clone();
-            let (d, opened) = open_in_place(&key(), &mut buf, header_len).unwrap();
+            let (d, opened) = open_in_place(&key(), &mut buf).unwrap();
             assert_eq!((d.window, d.origin, d.nonce), ("main", "http://a", nonce));
             assert_eq!(opened, &plain[..]);
             let mut tampered = env.clone();
             *tampered.last_mut().unwrap() ^= 1;
-            assert!(open_in_place(&key(), &mut tampered, header_len).is_none());
-            let mut short = env.clone();
-            assert!(open_in_place(&key(), &mut short, header_len - 1).is_none());
+            assert_eq!(
+                open_in_place(&key(), &mut tampered).err(),
+                Some(Refused::BadTag)
+            );
+            for cut in [0, 1, 3, env.len() - TAG_LEN - len - 1] {
+                let mut short = env[..cut].to_vec();
+                assert_eq!(
+                    open_in_place(&key(), &mut short).err(),
+                    Some(Refused::Malformed)
+                );
+            }
+        }
+    }
+
+    /// In-place opening refuses as malformed exactly what `decode` refuses,
+    /// whatever header byte is changed (each to every value): it finds the
+    /// header's length from the length fields before reading the rest.
+    #[test]
+    fn open_in_place_refuses_what_decode_refuses() {
+        let env = seal(&key(), "main", "http://a", SealNonce { load_id: 1, seq: 1 }, b"x").unwrap();
+        let header_len = decode(&env).unwrap().header.len();
+        for at in 0..header_len {
+            for value in 0..=255u8 {
+                let mut changed = env.clone();
+                changed[at] = value;
+                let malformed = decode(&changed).is_none();
+                let got = open_in_place(&key(), &mut changed.clone()).err();
+                if malformed {
+                    assert_eq!(got, Some(Refused::Malformed), "byte {at} = {value}");
+                } else {
+                    assert_ne!(got, Some(Refused::Malformed), "byte {at} = {value}");
+                }
+            }
         }
     }
 

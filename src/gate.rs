@@ -876,12 +876,10 @@ impl<R: Router> Gate<R> {
                 if bytes.len() > self.max_envelope_len {
                     return Err(DiscardReason::TooLarge);
                 }
-                let header_len = envelope::decode(bytes)
-                    .ok_or(DiscardReason::Malformed)?
-                    .header
-                    .len();
-                envelope::open_in_place(&self.key, bytes, header_len)
-                    .ok_or(DiscardReason::BadTag)?
+                envelope::open_in_place(&self.key, bytes).map_err(|e| match e {
+                    envelope::Refused::Malformed => DiscardReason::Malformed,
+                    envelope::Refused::BadTag => DiscardReason::BadTag,
+                })?
             }
         };
         trail.load_id = Some(env.nonce.load_id);
