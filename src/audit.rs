@@ -218,8 +218,13 @@ pub fn tracing_sink() -> impl Fn(&AuditEvent) + Send + Sync + 'static {
 }
 
 /// Counts of what the gate did, by outcome and discard reason: atomics, so
-/// counting takes no lock.
+/// counting takes no lock. On cache lines of their own (128 bytes: the
+/// adjacent-line prefetcher pairs 64-byte lines), as the gate's lock is:
+/// every message from every thread writes here, and a line shared with
+/// what every message only reads (the key, the policy pointer) is lost to
+/// the other core on each write (`BENCHMARKS.md`, "Two threads, one gate").
 #[derive(Debug, Default)]
+#[repr(align(128))]
 pub(crate) struct Counters {
     dispatched: AtomicU64,
     delivered: AtomicU64,

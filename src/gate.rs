@@ -349,7 +349,9 @@ pub struct Gate<R> {
 }
 
 /// The state a message updates under the gate's one lock: which envelopes
-/// each window has had accepted, and each window's rate.
+/// each window has had accepted, and each window's rate. The lock and the
+/// state are on cache lines of their own (see `audit::Counters`).
+#[repr(align(128))]
 struct State {
     replay: ReplayGuard,
     rates: WindowRates,
