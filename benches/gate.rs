@@ -2,7 +2,7 @@
 //! envelope decode (binary and base64url), AES-256-GCM open, replay check,
 //! message decode under limits, policy decision (1, 50 and 500 commands;
 //! a regex and a path scope), dispatch to a no-op router, and `Gate::handle`
-//! / `Gate::handle_text` end to end, at 64 B, 1 KiB, 16 KiB, 256 KiB and
+//! (binary and base64url text) end to end, at 64 B, 1 KiB, 16 KiB, 256 KiB and
 //! 4 MiB.
 //!
 //! ```sh
