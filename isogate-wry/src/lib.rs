@@ -394,7 +394,8 @@ impl<R: Router + Send + Sync + 'static> IsogateWry<R> {
             return Err(Error::BadStartPath(options.start_path));
         }
         if let Some(hook) = &options.hook {
-            if hook.len() > isogate::MAX_HOOK_LEN || hook.to_ascii_lowercase().contains("</script") {
+            if hook.len() > isogate::MAX_HOOK_LEN || hook.to_ascii_lowercase().contains("</script")
+            {
                 return Err(Error::BadHook);
             }
         }
