@@ -69,7 +69,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         RawEnvelope::text(
             "main",
             ORIGIN,
-            isogate::envelope::encode_base64(&frame.invoke(2, "delete_everything", json!({}))),
+            isogate::danger::encode_base64(&frame.invoke(2, "delete_everything", json!({}))),
         ),
         RawEnvelope::binary("main", ORIGIN, b"{\"cmd\":\"greet\"}".to_vec()),
     ] {

@@ -69,6 +69,10 @@ impl Sealer {
     }
 }
 
+/// The text transport's encoding of an envelope (base64url, no padding),
+/// as the frame posts it.
+pub use crate::envelope::encode_base64;
+
 /// The plaintext layout: `u32 json_len || json || body`.
 pub fn plaintext(json: &str, body: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(4 + json.len() + body.len());

@@ -533,7 +533,14 @@ mod tests {
     /// header's length from the length fields before reading the rest.
     #[test]
     fn open_in_place_refuses_what_decode_refuses() {
-        let env = seal(&key(), "main", "http://a", SealNonce { load_id: 1, seq: 1 }, b"x").unwrap();
+        let env = seal(
+            &key(),
+            "main",
+            "http://a",
+            SealNonce { load_id: 1, seq: 1 },
+            b"x",
+        )
+        .unwrap();
         let header_len = decode(&env).unwrap().header.len();
         for at in 0..header_len {
             for value in 0..=255u8 {

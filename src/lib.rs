@@ -19,21 +19,41 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-/// Declares the pipeline's stage modules: private to the crate, except
-/// that the crate's own tests, benches and fuzz targets (feature
-/// `test-util`, never in a default build) reach them by path to test each
-/// stage alone. Not an API: nothing outside this repository may use them.
-macro_rules! stages {
-    ($($stage:ident),* $(,)?) => {$(
-        #[cfg(feature = "test-util")]
-        #[doc(hidden)]
-        pub mod $stage;
-        #[cfg(not(feature = "test-util"))]
-        mod $stage;
-    )*};
-}
+// The pipeline's stages: private modules.
+mod audit;
+mod envelope;
+mod frame;
+mod gate;
+mod grant;
+mod key;
+mod message;
+mod policy;
+mod rate;
+mod replay;
 
-stages!(audit, envelope, frame, gate, grant, key, message, policy, rate, replay);
+/// Stages by path, for the crate's own tests, benches and fuzz targets
+/// (feature `test-util`, never in a default build), which test each stage
+/// alone. Not an API: nothing outside this repository may use it.
+#[cfg(feature = "test-util")]
+#[doc(hidden)]
+pub mod stages {
+    /// The envelope codec.
+    pub mod envelope {
+        pub use crate::envelope::*;
+    }
+    /// Message decoding.
+    pub mod message {
+        pub use crate::message::*;
+    }
+    /// The replay guard.
+    pub mod replay {
+        pub use crate::replay::*;
+    }
+    /// Per-window rates.
+    pub mod rate {
+        pub use crate::rate::*;
+    }
+}
 
 pub mod adapters;
 #[cfg(any(test, feature = "test-util"))]

@@ -211,7 +211,7 @@ fn check_is_handle_without_the_dispatch() {
 fn check_owns_the_call_and_names_the_discard() {
     let (gate, _, _) = gate_with(NoRouter);
     let mut sealer = Sealer::new(KEY, "main", ORIGIN, 1);
-    let text = isogate::envelope::encode_base64(&sealer.invoke(9, "add", json!({"a": 1, "b": 2})));
+    let text = isogate::danger::encode_base64(&sealer.invoke(9, "add", json!({"a": 1, "b": 2})));
     let Ok(Admitted::Call(call)) = gate.check(MAIN, &text) else {
         panic!("admitted");
     };
@@ -315,7 +315,7 @@ mod tower_layer {
             r#"{"id":1,"ok":true,"result":"Hello, Ada!"}"#
         );
         let text =
-            isogate::envelope::encode_base64(&sealer.invoke(2, "add", json!({"a": 1, "b": 2})));
+            isogate::danger::encode_base64(&sealer.invoke(2, "add", json!({"a": 1, "b": 2})));
         let reply = call(RawEnvelope::text("main", ORIGIN, text))
             .unwrap()
             .unwrap();
@@ -509,7 +509,7 @@ mod jsonrpc {
         );
         gate.replace_policy(policy());
         // Denied: the module never sees it.
-        let text = isogate::envelope::encode_base64(&sealer.invoke(5, "wipe", json!({})));
+        let text = isogate::danger::encode_base64(&sealer.invoke(5, "wipe", json!({})));
         assert_eq!(block_on(rpc.handle(&gate, MAIN, &text)), None);
         // Events reach the gate's listeners.
         assert_eq!(

@@ -10,8 +10,8 @@
 )]
 
 use isogate::danger::{self, Sealer};
-use isogate::envelope::{self, SealNonce};
-use isogate::message::{self, Json, Limits, Message};
+use isogate::stages::envelope::{self, SealNonce};
+use isogate::stages::message::{self, Json, Limits, Message};
 use isogate::{Call, DiscardReason, Gate, Outcome, Policy, PolicySource, Sender};
 use proptest::prelude::*;
 use serde_json::{json, Value};

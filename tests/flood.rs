@@ -16,9 +16,9 @@
 )]
 
 use isogate::danger::{self, Sealer};
-use isogate::frame::FrameError;
-use isogate::rate::{WindowRates, MAX_RATE_WINDOWS};
-use isogate::replay::{ReplayError, ReplayGuard, MAX_WINDOWS, STATE_BYTES};
+use isogate::stages::rate::{WindowRates, MAX_RATE_WINDOWS};
+use isogate::stages::replay::{ReplayError, ReplayGuard, MAX_WINDOWS, STATE_BYTES};
+use isogate::FrameError;
 use isogate::{DiscardReason, Gate, Sender};
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -113,7 +113,10 @@ fn garbage_flood(n: usize) {
     let _serial = serial();
     let (gate, calls, audits) = gate(ALLOW_GREET);
     let valid = Sealer::new(KEY, "main", ORIGIN, 1).invoke(1, "greet", json!({"name": "Ada"}));
-    let header_len = isogate::envelope::decode(&valid).unwrap().header.len();
+    let header_len = isogate::stages::envelope::decode(&valid)
+        .unwrap()
+        .header
+        .len();
     let mut rng = XorShift(0x9e37_79b9_7f4a_7c15);
     let mut buf: Vec<u8> = Vec::with_capacity(512);
     let mut run = |count: usize, buf: &mut Vec<u8>| {

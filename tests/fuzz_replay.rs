@@ -150,7 +150,7 @@ fn sealed_seeds_open_and_dispatch_once() {
         .collect();
     assert!(!sealed.is_empty());
     for env in sealed {
-        assert!(isogate::envelope::decode(env).is_some());
+        assert!(isogate::stages::envelope::decode(env).is_some());
         fuzzing::envelope_decode(env);
         let mut flipped = env.clone();
         *flipped.last_mut().unwrap() ^= 0x80;

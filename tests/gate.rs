@@ -207,7 +207,7 @@ fn rendering_a_frame_retires_the_windows_older_loads() {
 fn text_transport_is_base64url() {
     let (gate, calls, _) = counting_gate();
     let mut sealer = Sealer::new(KEY, "main", ORIGIN, 1);
-    let text = isogate::envelope::encode_base64(&sealer.invoke(1, "greet", json!({})));
+    let text = isogate::danger::encode_base64(&sealer.invoke(1, "greet", json!({})));
     assert!(!text.contains('=') && !text.contains('+') && !text.contains('/'));
     assert!(gate.handle(MAIN, &text).is_some());
     assert!(gate.handle(MAIN, "!!not base64!!").is_none());
@@ -514,7 +514,7 @@ fn text_transport_refuses_whitespace_and_mixed_alphabets() {
     // `malformed` (`isogate open` trims lines, the gate does not).
     let (gate, calls, _) = counting_gate();
     let mut sealer = Sealer::new(KEY, "main", ORIGIN, 1);
-    let text = isogate::envelope::encode_base64(&sealer.invoke(1, "greet", json!({})));
+    let text = isogate::danger::encode_base64(&sealer.invoke(1, "greet", json!({})));
     for bad in [
         format!(" {text}"),
         format!("{text} "),

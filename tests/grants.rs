@@ -213,7 +213,7 @@ fn grants_need_a_frame_load_and_are_bounded_per_window() {
         Err(GrantError::NoFrameLoad)
     );
     gate.render_frame("main", ORIGIN, None).unwrap();
-    let ids: Vec<_> = (0..isogate::grant::MAX_GRANTS_PER_WINDOW)
+    let ids: Vec<_> = (0..isogate::MAX_GRANTS_PER_WINDOW)
         .map(|i| {
             gate.grant("main", picked(&format!("/{i}"), 1, MINUTE))
                 .unwrap()
@@ -276,7 +276,7 @@ fn the_grant_value_is_compared_as_json() {
 #[test]
 fn spent_and_expired_grants_make_room_live_ones_never_do() {
     let (gate, _, _, mut sealer) = gate();
-    let max = isogate::grant::MAX_GRANTS_PER_WINDOW;
+    let max = isogate::MAX_GRANTS_PER_WINDOW;
     // Full of live grants, one of which is then used up.
     for i in 0..max {
         gate.grant("main", picked(&format!("/{i}"), 1, MINUTE))

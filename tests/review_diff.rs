@@ -21,7 +21,7 @@
     clippy::indexing_slicing
 )]
 
-use isogate::policy::review::{diff, Change, Other};
+use isogate::review::{diff, Change, Other};
 use isogate::{MessageKind, Policy, PolicySource, Request};
 use proptest::prelude::*;
 use serde_json::{json, Value};

@@ -6,8 +6,8 @@
 mod common;
 
 use common::{key, policy, KEY, MAIN};
-use isogate::audit::tracing_sink;
 use isogate::danger::Sealer;
+use isogate::tracing_sink;
 use isogate::Gate;
 use serde_json::{json, Value};
 use std::fmt::Write as _;

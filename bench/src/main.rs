@@ -21,7 +21,8 @@ mod timing;
 mod fixtures;
 
 use fixtures::{Lead, SENDER};
-use isogate::{envelope, MessageKind, Request};
+use isogate::stages::envelope;
+use isogate::{MessageKind, Request};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 use timing::Config;
@@ -501,7 +502,7 @@ fn replay_state(out: &mut Output<'_>, cfg: &Config) {
     const WINDOWS: usize = 1000;
     let labels: Vec<String> = (0..WINDOWS).map(|i| format!("window-{i:04}")).collect();
     let (guard, bytes) = alloc::live_bytes_of(|| {
-        let mut g = isogate::replay::ReplayGuard::new();
+        let mut g = isogate::stages::replay::ReplayGuard::new();
         for l in &labels {
             g.accept(l, 1, 0).expect("fresh window");
         }
@@ -510,7 +511,7 @@ fn replay_state(out: &mut Output<'_>, cfg: &Config) {
     let label_bytes: usize = labels.iter().map(String::len).sum();
     drop(guard);
     // Time of one accept in a guard that tracks 1000 windows.
-    let mut g = isogate::replay::ReplayGuard::new();
+    let mut g = isogate::stages::replay::ReplayGuard::new();
     for l in &labels {
         g.accept(l, 1, 0).expect("fresh window");
     }
@@ -531,7 +532,7 @@ fn replay_state(out: &mut Output<'_>, cfg: &Config) {
         "windows": WINDOWS,
         "bytes": bytes,
         "per_window_bytes": round(bytes as f64 / WINDOWS as f64),
-        "state_bytes": isogate::replay::STATE_BYTES,
+        "state_bytes": isogate::stages::replay::STATE_BYTES,
         "label_bytes": label_bytes,
         "limit_bytes": 1024 * 1024,
         "accept_ns": round(ns),

@@ -7,8 +7,8 @@
     clippy::indexing_slicing
 )]
 
+use isogate::danger::encode_base64;
 use isogate::danger::Sealer;
-use isogate::envelope::encode_base64;
 use serde_json::{json, Value};
 use std::io::Write;
 use std::process::{Command, Stdio};

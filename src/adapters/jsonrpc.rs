@@ -19,7 +19,7 @@
 //! use isogate::adapters::jsonrpc::JsonRpc;
 //! use isogate::CallRequest;
 //! use jsonrpsee::RpcModule;
-//! use isogate::message::Object;
+//! use isogate::Object;
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let mut module = RpcModule::new(());

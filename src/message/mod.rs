@@ -51,7 +51,8 @@ impl Limits {
     /// and the tag. A host may refuse longer ones unread.
     pub fn max_envelope_len(&self) -> usize {
         use crate::envelope::{MAX_ORIGIN_LEN, TAG_LEN};
-        const MAX_HEADER_LEN: usize = 1 + 1 + crate::names::MAX_WINDOW_LEN + 2 + MAX_ORIGIN_LEN + 12;
+        const MAX_HEADER_LEN: usize =
+            1 + 1 + crate::names::MAX_WINDOW_LEN + 2 + MAX_ORIGIN_LEN + 12;
         MAX_HEADER_LEN
             .saturating_add(self.max_message_bytes)
             .saturating_add(TAG_LEN)

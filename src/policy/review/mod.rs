@@ -11,7 +11,7 @@
 //! rules provably accept everything the new rule accepts.
 //!
 //! ```
-//! use isogate::policy::review::{diff, Change};
+//! use isogate::review::{diff, Change};
 //! use isogate::{Policy, PolicySource};
 //!
 //! # fn main() -> Result<(), isogate::PolicyErrors> {
