@@ -391,6 +391,16 @@ mod tests {
         assert_eq!(d.sealed.len(), WIRE_MAX_ENVELOPE - header_len);
         let over = raw(b"w", b"o", WIRE_MAX_ENVELOPE - header_len + 1);
         assert!(decode(&over).is_none());
+        // Opened in place: the same bound (the tag of these is not valid).
+        let (mut largest, mut over) = (largest, over);
+        assert_eq!(
+            open_in_place(&key(), &mut largest).err(),
+            Some(Refused::BadTag)
+        );
+        assert_eq!(
+            open_in_place(&key(), &mut over).err(),
+            Some(Refused::Malformed)
+        );
     }
 
     /// The text form is refused unread only when its decoded length could
