@@ -596,3 +596,27 @@ fn origin_binding_compares_ipv6_as_addresses() {
         assert_eq!(ev.reason, reason, "{sealed} from {sender}");
     }
 }
+
+/// The text form is refused unread (`too_large`) exactly when its decoded
+/// length could exceed the gate's envelope bound: 3 bytes per 4 characters,
+/// with one group of slack for padding (`docs/WIRE.md` section 5). Texts
+/// of a length base64 cannot have (4n + 1) show which check refused them:
+/// the bound (`too_large`) or the decoder (`malformed`).
+#[test]
+fn text_over_the_envelope_bound_is_too_large_before_decoding() {
+    let gate =
+        Gate::new(key(), allow_greet(), |_: Call<'_>| Ok(Value::Null)).with_max_envelope_len(4095);
+    // 5,465 characters: 1,366 groups, at most 4,098 = 4,095 + 3 bytes,
+    // within the bound, so decoded, and not base64.
+    let text = "A".repeat(5465);
+    assert_eq!(gate.check(MAIN, &text), Err(DiscardReason::Malformed));
+    // One group more (at most 4,101 bytes): refused before decoding.
+    for len in [5469, 8193] {
+        let text = "A".repeat(len);
+        assert_eq!(
+            gate.check(MAIN, &text),
+            Err(DiscardReason::TooLarge),
+            "{len}"
+        );
+    }
+}
