@@ -133,7 +133,7 @@ fn message_stage(c: &mut Criterion) {
         group.bench_with_input(
             BenchmarkId::new("decode", common::size_label(size)),
             &plaintext,
-            |b, p| b.iter(|| message::decode(black_box(p), &limits).is_ok()),
+            |b, p| b.iter(|| isogate::Message::decode(black_box(p), &limits).is_ok()),
         );
     }
     group.finish();
@@ -175,7 +175,7 @@ fn json_reader(c: &mut Criterion) {
         group.bench_with_input(
             BenchmarkId::new("message_decode", &label),
             &plaintext,
-            |b, p| b.iter(|| message::decode(black_box(p), &limits).is_ok()),
+            |b, p| b.iter(|| isogate::Message::decode(black_box(p), &limits).is_ok()),
         );
         group.bench_with_input(BenchmarkId::new("serde_value", &label), &json, |b, j| {
             b.iter(|| serde_json::from_slice::<Value>(black_box(j)).is_ok())
@@ -200,7 +200,7 @@ fn json_reader(c: &mut Criterion) {
     group.bench_with_input(
         BenchmarkId::new("message_decode_invalid", "1 MiB"),
         &invalid,
-        |b, p| b.iter(|| message::decode(black_box(p), &limits).is_err()),
+        |b, p| b.iter(|| isogate::Message::decode(black_box(p), &limits).is_err()),
     );
     let demo = include_str!("../policies/demo.json");
     group.bench_function("policy_parse/demo.json", |b| {

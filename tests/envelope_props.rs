@@ -195,7 +195,7 @@ proptest! {
     ) {
         let m = Message::Invoke { id, cmd: Cow::Borrowed(cmd), args: Json::from_value(&args), body: &body };
         let plain = message::encode(&m);
-        let back = message::decode(&plain, &Limits::default()).unwrap();
+        let back = Message::decode(&plain, &Limits::default()).unwrap();
         prop_assert_eq!(&back, &m);
         prop_assert_eq!(message::encode(&back), plain);
     }
@@ -204,15 +204,15 @@ proptest! {
     fn emit_encode_then_decode_round_trips(event in "[A-Za-z0-9_.:|/-]{1,128}", payload in json_value()) {
         let m = Message::Emit { event: Cow::Owned(event), payload: Json::from_value(&payload) };
         let plain = message::encode(&m);
-        let back = message::decode(&plain, &Limits::default()).unwrap();
+        let back = Message::decode(&plain, &Limits::default()).unwrap();
         prop_assert_eq!(&back, &m);
     }
 
     #[test]
     fn message_decode_then_encode_round_trips(bytes in prop::collection::vec(any::<u8>(), 0..200)) {
-        if let Ok(m) = message::decode(&bytes, &Limits::default()) {
+        if let Ok(m) = Message::decode(&bytes, &Limits::default()) {
             let again = message::encode(&m);
-            prop_assert_eq!(message::decode(&again, &Limits::default()).unwrap(), m);
+            prop_assert_eq!(Message::decode(&again, &Limits::default()).unwrap(), m);
         }
     }
 
@@ -263,7 +263,7 @@ fn an_unchanged_envelope_is_the_only_one_accepted() {
 }
 
 fn decode_kind(json: &str) -> Result<isogate::MessageKind, message::DecodeError> {
-    message::decode(&danger::plaintext(json, b""), &Limits::default()).map(|m| m.kind())
+    Message::decode(&danger::plaintext(json, b""), &Limits::default()).map(|m| m.kind())
 }
 
 #[test]
@@ -333,7 +333,7 @@ fn numbers_reach_the_policy_and_router_exactly_as_sent() {
             Value::from(x)
         );
         let plain = danger::plaintext(&json, b"");
-        let m = message::decode(&plain, &Limits::default()).unwrap();
+        let m = Message::decode(&plain, &Limits::default()).unwrap();
         assert_eq!(m.args().as_f64(), Some(x), "{json}");
     }
 }

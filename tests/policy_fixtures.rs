@@ -96,7 +96,7 @@ fn run_check(policies: &[Policy], check: &Value) -> Result<(), String> {
     let (kind, name, args) = match (msg.as_str(), msg["kind"].as_str()) {
         (Some(text), _) => {
             let plaintext = isogate::danger::plaintext(text, b"");
-            let m = isogate::stages::message::decode(&plaintext, &policies[0].limits())
+            let m = isogate::Message::decode(&plaintext, &policies[0].limits())
                 .map_err(|e| format!("message {text}: {e:?}"))?;
             read = (m.kind(), m.name().to_owned(), m.args().to_value());
             (read.0, Some(read.1.as_str()), &read.2)

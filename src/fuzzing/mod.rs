@@ -229,7 +229,7 @@ pub fn message_decode(data: &[u8]) {
     let mut first_ok: Option<Message<'_>> = None;
     let mut prev: Option<&Limits> = None;
     for limits in &ladder {
-        let decoded = message::decode(data, limits);
+        let decoded = message::Message::decode(data, limits);
         if let Some(p) = prev {
             if at_most(p, limits) && first_ok.is_some() {
                 assert_eq!(decoded.as_ref().ok(), first_ok.as_ref());
@@ -253,7 +253,7 @@ pub fn message_decode(data: &[u8]) {
     let calls = router.take();
     assert!(calls.len() <= 1, "one envelope reached the router twice");
     let policy = gate.policy();
-    match message::decode(data, &policy.limits()) {
+    match message::Message::decode(data, &policy.limits()) {
         Ok(m) => {
             let allowed = allowed(&policy, MAIN, &m);
             let expect_call = allowed && m.kind() == MessageKind::Invoke;
@@ -314,7 +314,7 @@ fn differential(data: &[u8], policy_limits: Limits) {
         max_args: 3,
     };
     for limits in [tiny, policy, huge, Limits::default(), middling] {
-        let ours = message::decode(data, &limits);
+        let ours = message::Message::decode(data, &limits);
         // The gate decodes with its arguments in stack slots: same result.
         let mut slots = message::ArgSlots::new();
         let in_slots = message::decode_in(data, &limits, Some(&mut slots));
@@ -361,7 +361,7 @@ fn check_message(m: &Message<'_>) {
     }
     let plaintext = message::encode(m);
     let huge = limit_ladder(Limits::default())[2];
-    let again = message::decode(&plaintext, &huge);
+    let again = message::Message::decode(&plaintext, &huge);
     assert_eq!(
         again.as_ref().ok(),
         Some(m),

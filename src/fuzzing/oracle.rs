@@ -357,7 +357,7 @@ mod tests {
 
     fn ours(json: &str, limits: &Limits) -> Result<(MessageKind, Value), DecodeError> {
         let p = crate::danger::plaintext(json, b"");
-        message::decode(&p, limits).map(|m| (m.kind(), m.args().to_value()))
+        message::Message::decode(&p, limits).map(|m| (m.kind(), m.args().to_value()))
     }
 
     fn emit(payload: &str) -> String {

@@ -155,14 +155,7 @@ impl<'a> Message<'a> {
     }
 }
 
-/// [`Message::decode`], by the stage's path (the crate's tests and fuzz
-/// targets).
-#[cfg(any(test, feature = "test-util"))]
-pub fn decode<'a>(plaintext: &'a [u8], limits: &Limits) -> Result<Message<'a>, DecodeError> {
-    Message::decode(plaintext, limits)
-}
-
-/// [`decode`], with a command's arguments kept in `slots` (on the caller's
+/// [`Message::decode`], with a command's arguments kept in `slots` (on the caller's
 /// stack) while they fit: no allocation for them.
 pub(crate) fn decode_in<'s, 'a: 's>(
     plaintext: &'a [u8],
@@ -371,7 +364,7 @@ fn frame_layout<'s, 'a: 's>(
     (p.skip(b"}") && p.at_end()).then_some(f)
 }
 
-/// Encodes a message as a plaintext; the inverse of [`decode`].
+/// Encodes a message as a plaintext; the inverse of [`Message::decode`].
 #[cfg(any(test, feature = "test-util"))]
 pub fn encode(message: &Message<'_>) -> Vec<u8> {
     let (json, body): (serde_json::Value, &[u8]) = match message {
@@ -452,7 +445,7 @@ mod tests {
 
     fn dec(json: &str) -> Result<Message<'static>, DecodeError> {
         let p: &'static [u8] = Box::leak(plain(json, b"").into_boxed_slice());
-        decode(p, &Limits::default())
+        Message::decode(p, &Limits::default())
     }
 
     #[test]
@@ -482,7 +475,7 @@ mod tests {
                 }
                 let json = format!(r#"{{"kind":"invoke","id":1,"cmd":"c","args":{{{args}}}}}"#);
                 let p = plain(&json, b"");
-                let heap = decode(&p, &Limits::default());
+                let heap = Message::decode(&p, &Limits::default());
                 let mut slots = ArgSlots::new();
                 let stack = decode_in(&p, &Limits::default(), Some(&mut slots));
                 assert_eq!(stack, heap, "{json}");
@@ -586,12 +579,15 @@ mod tests {
             r#"{"kind":"invoke","id":1,"cmd":"up","args":{}}"#,
             &[0, 255, 7],
         );
-        match decode(&p, &Limits::default()).unwrap() {
+        match Message::decode(&p, &Limits::default()).unwrap() {
             Message::Invoke { body, .. } => assert_eq!(body, &[0, 255, 7]),
             other => panic!("{other:?}"),
         }
         let e = plain(r#"{"kind":"emit","event":"e","payload":null}"#, &[1]);
-        assert_eq!(decode(&e, &Limits::default()), Err(DecodeError::Invalid));
+        assert_eq!(
+            Message::decode(&e, &Limits::default()),
+            Err(DecodeError::Invalid)
+        );
     }
 
     #[test]
@@ -617,11 +613,11 @@ mod tests {
             assert_eq!(dec(bad).err(), Some(DecodeError::Invalid), "{bad}");
         }
         assert_eq!(
-            decode(&[0, 0, 0, 9, b'{'], &Limits::default()),
+            Message::decode(&[0, 0, 0, 9, b'{'], &Limits::default()),
             Err(DecodeError::Invalid)
         );
         assert_eq!(
-            decode(&[0, 0], &Limits::default()),
+            Message::decode(&[0, 0], &Limits::default()),
             Err(DecodeError::Invalid)
         );
         // Invalid UTF-8 in a string, raw, next to an escape, or a surrogate
@@ -630,7 +626,7 @@ mod tests {
         let ok = [&head[..], "\"é\\n\"}}".as_bytes()].concat();
         let mut p = (ok.len() as u32).to_be_bytes().to_vec();
         p.extend_from_slice(&ok);
-        assert!(decode(&p, &Limits::default()).is_ok());
+        assert!(Message::decode(&p, &Limits::default()).is_ok());
         for bad in [
             &b"\"\xff\"}}"[..],
             b"\"a\\n\xc3\"}}",
@@ -641,7 +637,7 @@ mod tests {
             let mut p = (json.len() as u32).to_be_bytes().to_vec();
             p.extend_from_slice(&json);
             assert_eq!(
-                decode(&p, &Limits::default()),
+                Message::decode(&p, &Limits::default()),
                 Err(DecodeError::Invalid),
                 "{bad:?}"
             );
@@ -677,7 +673,7 @@ mod tests {
             ..Limits::default()
         };
         assert_eq!(
-            decode(&plain("{}", &[0; 20]), &small),
+            Message::decode(&plain("{}", &[0; 20]), &small),
             Err(DecodeError::OverLimit)
         );
         // Brackets inside strings do not count.
@@ -692,9 +688,9 @@ mod tests {
     fn encode_round_trips() {
         let json = r#"{"kind":"invoke","id":3,"cmd":"c","args":{"b":[1,{"c":null}]}}"#;
         let p = plain(json, b"xyz");
-        let m = decode(&p, &Limits::default()).unwrap();
+        let m = Message::decode(&p, &Limits::default()).unwrap();
         let again = encode(&m);
-        assert_eq!(decode(&again, &Limits::default()).unwrap(), m);
+        assert_eq!(Message::decode(&again, &Limits::default()).unwrap(), m);
     }
 
     #[test]

@@ -547,7 +547,8 @@ mod tests {
             let ours = parse(&token).map(|d| d.root.value);
             let json = format!(r#"{{"kind":"emit","event":"e","payload":{token}}}"#);
             let plain = crate::danger::plaintext(&json, b"");
-            let message = crate::message::decode(&plain, &crate::message::Limits::default());
+            let message =
+                crate::message::Message::decode(&plain, &crate::message::Limits::default());
             let theirs = message.as_ref().map(|m| m.args());
             match (&ours, &theirs) {
                 (Ok(Json::Number(a, _)), Ok(crate::message::Json::Number(b))) => {
