@@ -140,7 +140,7 @@ fn message_stage(c: &mut Criterion) {
 }
 
 /// The message JSON of the 64 B and 1 KiB plaintexts read three ways: by
-/// `message::decode` (the crate's reader, with the WIRE.md field rules),
+/// `Message::decode` (the crate's reader, with the WIRE.md field rules),
 /// by serde_json into a `Value`, and by serde_json into borrowed typed
 /// structs (no rules beyond the types); and `policies/demo.json` read into
 /// the policy's spanned tree.
